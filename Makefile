@@ -1,0 +1,53 @@
+# Two commands for a new machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+# the venv first on PATH: dagster-dbt finds `dbt` there
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+
+.PHONY: install demo test dev lock clean bench
+
+$(BIN)/.installed: setup.py constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+# dagster-dbt's way: parse the dbt project into a manifest before loading definitions.
+$(MANIFEST): $(BIN)/.installed $(DBT_SOURCES)
+	$(BIN)/dagster-dbt project prepare-and-package --file occupancy_assets/dbt_project.py
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+install: $(BIN)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+
+## Generate the full-scale demo portfolio into data/warehouse.duckdb and run the whole pipeline.
+demo: install
+	$(BIN)/occupancy-kpi demo
+
+## The whole test suite (MySQL tests skip locally without a server; CI=true makes them required).
+test: install
+	$(BIN)/pytest
+
+## The Dagster UI on http://127.0.0.1:3000
+dev: install
+	$(BIN)/dagster dev -w workspace.yaml
+
+bench: install
+	$(BIN)/python scripts/benchmark.py
+
+## Re-resolve constraints.txt after changing setup.py pins.
+lock:
+	rm -rf /tmp/occupancy-lock && $(PYTHON) -m venv /tmp/occupancy-lock
+	/tmp/occupancy-lock/bin/pip install --quiet ".[dev]"
+	(echo "# Exact versions of every installed package, resolved together on Python 3.11 (pip freeze)."; \
+	 echo "# Regenerate: make lock"; /tmp/occupancy-lock/bin/pip freeze | grep -v occupancy) > constraints.txt
+
+clean:
+	rm -rf $(VENV) dbt_project/target data .dagster

@@ -1,0 +1,141 @@
+"""`occupancy-kpi`: the operator's command line (see README "Operating it")."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+
+from .settings import REPO_ROOT, Settings, today_jst
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _instance():
+    """The Dagster instance in $DAGSTER_HOME (default .dagster/ in the repo), so CLI runs show in the UI."""
+    from dagster import DagsterInstance
+
+    home = os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster"))
+    os.makedirs(home, exist_ok=True)
+    config = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(config):
+        with open(REPO_ROOT / "dagster.yaml") as src, open(config, "w") as dst:
+            dst.write(src.read())
+    return DagsterInstance.get()
+
+
+def _definitions(settings: Settings):
+    from .definitions import build_definitions
+
+    return build_definitions(settings)
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from .demo_data import DEFAULT_ROOMS, DEFAULT_SEED, generate_portfolio, summarize
+    from .staging_tables import STAGING_TABLES
+    from .warehouse import Warehouse
+
+    rooms = args.rooms or DEFAULT_ROOMS
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    history_start = args.history_start or settings.history_start
+    today = args.today or today_jst()
+    started = time.perf_counter()
+    frames = generate_portfolio(rooms=rooms, seed=seed, history_start=history_start, today=today)
+    generated = time.perf_counter()
+    wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+    wh.replace_tables("staging", STAGING_TABLES, frames)
+    loaded = time.perf_counter()
+    summary = summarize(frames)
+    print(f"demo portfolio: {rooms:,} rooms, seed {seed}, history {history_start} .. {today} -> {wh!r}")
+    for table, count in summary["rows"].items():
+        print(f"  staging.{table}: {count:,} rows")
+    print(f"  snapshots: {summary['snapshot_date_min']} .. {summary['snapshot_date_max']} ({summary['snapshot_days']} days)")
+    print(f"  generated in {generated - started:.1f} s, loaded in {loaded - generated:.1f} s")
+    return 0
+
+
+def _print_outcomes(outcomes) -> bool:
+    for outcome in outcomes:
+        print("  " + outcome.describe())
+    return all(o.success for o in outcomes) and len(outcomes) == 3
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from . import pipeline
+
+    end = args.end or today_jst()
+    start = args.start or settings.history_start
+    print(f"backfill {start} .. {end} (occupancy through {end + dt.timedelta(days=settings.forward_days)})")
+    ok = _print_outcomes(pipeline.backfill(_definitions(settings), settings, _instance(), start, end))
+    return 0 if ok else 1
+
+
+def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
+    from . import pipeline
+
+    target = args.target_date or today_jst()
+    print(f"daily pipeline for {target}")
+    ok = _print_outcomes(pipeline.daily(_definitions(settings), settings, _instance(), target))
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    today = args.today or today_jst()
+    demo_args = argparse.Namespace(rooms=args.rooms, seed=args.seed, history_start=None, today=today)
+    if cmd_demo_data(demo_args, settings):
+        return 1
+    started = time.perf_counter()
+    code = cmd_backfill(argparse.Namespace(start=settings.history_start, end=today), settings)
+    print(f"  pipeline finished in {time.perf_counter() - started:.1f} s")
+    from .report import print_kpi_card
+
+    print_kpi_card(settings)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="occupancy-kpi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="write the synthetic demo portfolio into staging (replacing it)")
+    p.add_argument("--rooms", type=int, help="number of rooms (default: full scale, 16,108)")
+    p.add_argument("--seed", type=int, help="random seed (same arguments give identical tables)")
+    p.add_argument("--history-start", type=_date, help="first snapshot date (default OCCUPANCY_HISTORY_START)")
+    p.add_argument("--today", type=_date, help="last snapshot date (default: today in Asia/Tokyo)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("demo", help="demo data + the whole pipeline on the configured (default: embedded) warehouse")
+    p.add_argument("--rooms", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--today", type=_date)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("backfill", help="rebuild silver and gold for a date range through Dagster, with the checks")
+    p.add_argument("--start", type=_date, help="first date (default OCCUPANCY_HISTORY_START)")
+    p.add_argument("--end", type=_date, help="last date (default: today in Asia/Tokyo)")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("daily", help="the daily pipeline for one target date, as the schedule runs it")
+    p.add_argument("--target-date", type=_date, help="default: today in Asia/Tokyo")
+    p.set_defaults(func=cmd_daily)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, Settings.from_env())
+    except (ValueError, RuntimeError) as err:
+        print(f"occupancy-kpi: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

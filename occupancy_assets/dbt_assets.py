@@ -1,0 +1,105 @@
+"""dbt models as Dagster assets.
+
+Keys mirror the warehouse: `["silver", "tenant_room_snapshot_daily"]`, `["staging", "movings"]`, ...
+Daily-partitioned models (dbt tag `daily`) get the history partitions with a single-run backfill
+policy: a backfill of any range is one `dbt build` whose vars carry the window.
+"""
+
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from .dbt_project import dbt_project
+from .partitions import history_partitions, window_dates
+from .resources import WarehouseResource
+from .settings import Settings
+
+
+class OccupancyDbtTranslator(DagsterDbtTranslator):
+    """Asset key = [layer, table], group = layer, whatever the schema prefix."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return AssetKey([layer_of(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return dbt_resource_props["source_name"]
+        return layer_of(dbt_resource_props)
+
+
+def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The unprefixed layer a model or seed lives in (its `+schema` config)."""
+    return dbt_resource_props.get("config", {}).get("schema") or "silver"
+
+
+translator = OccupancyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_build_args(start: dt.date | None = None, end: dt.date | None = None, **extra_vars: Any) -> list[str]:
+    """`dbt build` arguments for one window; no window means a full rebuild from history_start."""
+    dbt_vars: dict[str, Any] = dict(extra_vars)
+    if start is not None and end is not None:
+        if end < start:
+            raise ValueError(f"window end {end} is before its start {start}")
+        dbt_vars.update(min_date=start.isoformat(), max_date=end.isoformat())
+    args = ["build"]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    return args
+
+
+def _run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
+    from .warehouse import patched_environ
+
+    # dagster-dbt hands os.environ to the dbt process; the profile reads the warehouse from it.
+    with patched_environ(warehouse.warehouse().dbt_env()):
+        invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+
+
+def build_dbt_assets(settings: Settings):
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select="tag:daily",
+        name="daily_dbt_models",
+        partitions_def=history_partitions(settings),
+        backfill_policy=BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+    )
+    def daily_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        """silver.tenant_room_snapshot_daily and gold.kpi_month_end_metrics over the partition window."""
+        start, end = window_dates(context.partition_time_window)
+        context.log.info(f"rebuilding dbt window {start} .. {end}")
+        yield from _run_dbt(context, dbt, warehouse, dbt_build_args(start, end))
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select="resource_type:seed",
+        name="reference_seeds",
+        dagster_dbt_translator=translator,
+    )
+    def reference_seeds(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        """Reference data kept as dbt seeds: status labels and the KPI guardrail references."""
+        yield from _run_dbt(context, dbt, warehouse, dbt_build_args())
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select="kpi_reference_trace",
+        name="kpi_reference_trace",
+        dagster_dbt_translator=translator,
+    )
+    def kpi_reference_trace(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        """gold.kpi_reference_trace: one row of dashboard metadata, rebuilt after the KPI tables."""
+        yield from _run_dbt(context, dbt, warehouse, dbt_build_args())
+
+    return [reference_seeds, daily_dbt_models, kpi_reference_trace]

@@ -1,0 +1,86 @@
+"""The SQL of gold.occupancy_daily_metrics (SPEC section 7), in one place.
+
+Templates: `{silver}` / `{gold}` become the (prefixed) schema names (Warehouse.render);
+everything else is a bound parameter. Each query is set-based over a date window, so a run
+costs the same number of statements whatever the window or the history length.
+"""
+
+# The latest snapshot on or before the target date, and the first snapshot of the history.
+AS_OF = """
+SELECT
+    (SELECT MAX(snapshot_date) FROM {silver}.tenant_room_snapshot_daily
+     WHERE snapshot_date <= :target_date) AS as_of_date,
+    (SELECT MIN(snapshot_date) FROM {silver}.tenant_room_snapshot_daily) AS first_snapshot_date
+"""
+
+# Observed days in [start_date, end_date]: one row per date that has a snapshot.
+# applications = pairs whose first status-4/5 row over all history falls on the date; only pairs
+# seen with 4/5 inside the window are looked up, through the (tenant, apartment, room, date) index.
+HISTORY = """
+WITH day_pairs AS (
+    SELECT
+        snapshot_date, tenant_id, apartment_id, room_id,
+        MAX(CASE WHEN management_status_code IN (4, 5, 6, 7, 9) AND move_in_date = snapshot_date
+                 THEN 1 ELSE 0 END) AS is_new_movein,
+        MAX(CASE WHEN moveout_plans_date = snapshot_date THEN 1 ELSE 0 END) AS is_new_moveout,
+        MAX(CASE WHEN management_status_code IN (4, 5) THEN 1 ELSE 0 END) AS has_application_status
+    FROM {silver}.tenant_room_snapshot_daily
+    WHERE snapshot_date BETWEEN :start_date AND :end_date
+    GROUP BY snapshot_date, tenant_id, apartment_id, room_id
+),
+day_counts AS (
+    SELECT snapshot_date, SUM(is_new_movein) AS new_moveins, SUM(is_new_moveout) AS new_moveouts
+    FROM day_pairs
+    GROUP BY snapshot_date
+),
+window_applicants AS (
+    SELECT DISTINCT tenant_id, apartment_id, room_id FROM day_pairs WHERE has_application_status = 1
+),
+first_application AS (
+    SELECT s.tenant_id, s.apartment_id, s.room_id, MIN(s.snapshot_date) AS first_date
+    FROM {silver}.tenant_room_snapshot_daily AS s
+    INNER JOIN window_applicants AS w
+        ON w.tenant_id = s.tenant_id AND w.apartment_id = s.apartment_id AND w.room_id = s.room_id
+    WHERE s.management_status_code IN (4, 5) AND s.snapshot_date <= :end_date
+    GROUP BY s.tenant_id, s.apartment_id, s.room_id
+),
+applications AS (
+    SELECT first_date AS snapshot_date, COUNT(*) AS applications
+    FROM first_application
+    WHERE first_date BETWEEN :start_date AND :end_date
+    GROUP BY first_date
+)
+SELECT
+    c.snapshot_date,
+    COALESCE(a.applications, 0) AS applications,
+    c.new_moveins,
+    c.new_moveouts,
+    k.occupancy_room_count_0000 AS period_start_rooms,
+    k.total_physical_rooms
+FROM day_counts AS c
+LEFT JOIN applications AS a ON a.snapshot_date = c.snapshot_date
+LEFT JOIN {gold}.kpi_month_end_metrics AS k ON k.snapshot_date = c.snapshot_date
+ORDER BY c.snapshot_date
+"""
+
+# Scheduled events known in the as_of snapshot, for the projection days (as_of, horizon_end].
+PROJECTED_EVENTS = """
+SELECT event_date, SUM(is_movein) AS new_moveins, SUM(is_moveout) AS new_moveouts
+FROM (
+    SELECT move_in_date AS event_date, 1 AS is_movein, 0 AS is_moveout
+    FROM {silver}.tenant_room_snapshot_daily
+    WHERE snapshot_date = :as_of_date AND management_status_code IN (4, 5)
+      AND move_in_date > :as_of_date AND move_in_date <= :horizon_end
+    UNION ALL
+    SELECT moveout_date AS event_date, 0 AS is_movein, 1 AS is_moveout
+    FROM {silver}.tenant_room_snapshot_daily
+    WHERE snapshot_date = :as_of_date
+      AND moveout_date > :as_of_date AND moveout_date <= :horizon_end
+) AS events
+GROUP BY event_date
+"""
+
+# Replace exactly the run's window (same transaction as the insert that follows).
+DELETE_WINDOW = """
+DELETE FROM {gold}.occupancy_daily_metrics WHERE snapshot_date BETWEEN :start_date AND :end_date
+"""

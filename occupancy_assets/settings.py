@@ -1,0 +1,60 @@
+"""Configuration read from the environment (SPEC section 2), in one place.
+
+Every other module asks `Settings.from_env()` instead of reading `os.environ`, so the
+defaults and their documentation live here only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DUCKDB_PATH = REPO_ROOT / "data" / "warehouse.duckdb"
+DEFAULT_ARCHIVE_DIR = REPO_ROOT / "data" / "archive"
+
+#: The three warehouse layers; in MySQL each is a database, in DuckDB a schema.
+LAYERS = ("staging", "silver", "gold")
+
+
+def today_jst() -> dt.date:
+    """'Today' is the Asia/Tokyo calendar date everywhere in this project."""
+    return dt.datetime.now(TOKYO).date()
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse_url: str
+    history_start: dt.date
+    forward_days: int
+    lookback_days: int
+    schema_prefix: str
+    aurora_endpoint: str | None = None
+    aurora_port: int = 3306
+    aurora_secret_arn: str | None = None
+    aws_region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        return cls(
+            warehouse_url=env.get("OCCUPANCY_WAREHOUSE_URL") or f"duckdb:///{DEFAULT_DUCKDB_PATH}",
+            history_start=dt.date.fromisoformat(env.get("OCCUPANCY_HISTORY_START") or "2025-10-01"),
+            forward_days=int(env.get("OCCUPANCY_FORWARD_DAYS") or 90),
+            lookback_days=int(env.get("OCCUPANCY_LOOKBACK_DAYS") or 3),
+            schema_prefix=env.get("OCCUPANCY_SCHEMA_PREFIX", ""),
+            aurora_endpoint=env.get("AURORA_ENDPOINT") or None,
+            aurora_port=int(env.get("AURORA_PORT") or 3306),
+            aurora_secret_arn=env.get("AURORA_SECRET_ARN") or None,
+            aws_region=env.get("AWS_REGION") or None,
+        )
+
+    def schema(self, layer: str) -> str:
+        """Physical schema (DuckDB) / database (MySQL) name of a layer."""
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+        return f"{self.schema_prefix}{layer}"

@@ -1,0 +1,46 @@
+"""Staging tables: written upstream, observed here (SPEC section 3)."""
+
+
+from dagster import AssetKey, AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
+
+from .resources import WarehouseResource
+from .staging_tables import STAGING_TABLES
+
+STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLES}
+
+_DESCRIPTIONS = {
+    "tenant_daily_snapshots": "Every tenant's management status on each day a dump was taken.",
+    "tenants": "Current state of each tenant.",
+    "movings": "One row per contract (current state): room, dates, rent.",
+    "apartments": "Share houses.",
+    "rooms": "Rentable rooms; their count is total_physical_rooms.",
+}
+
+_OBSERVE_SQL = {
+    name: f"SELECT COUNT(*) AS row_count FROM {{staging}}.{name}" for name in STAGING_TABLES
+}
+_OBSERVE_SQL["tenant_daily_snapshots"] = (
+    "SELECT COUNT(*) AS row_count, MIN(snapshot_date) AS first_snapshot_date, "
+    "MAX(snapshot_date) AS latest_snapshot_date FROM {staging}.tenant_daily_snapshots"
+)
+
+
+@multi_observable_source_asset(
+    specs=[
+        AssetSpec(key, group_name="staging", description=_DESCRIPTIONS[name], kinds={"sql"})
+        for name, key in STAGING_KEYS.items()
+    ],
+    name="observe_staging",
+)
+def observe_staging(warehouse: WarehouseResource):
+    """Row counts (and the latest snapshot date) as metadata; the data version changes with them."""
+    wh = warehouse.warehouse()
+    with wh.engine.connect() as conn:
+        for name, key in STAGING_KEYS.items():
+            if not wh.table_exists("staging", name):
+                yield ObserveResult(asset_key=key, metadata={"exists": False}, data_version=DataVersion("missing"))
+                continue
+            row = wh.read_sql(_OBSERVE_SQL[name], conn=conn).iloc[0]
+            metadata = {k: (str(v) if k.endswith("date") else int(v)) for k, v in row.items() if v is not None}
+            version = "|".join(f"{k}={metadata[k]}" for k in sorted(metadata))
+            yield ObserveResult(asset_key=key, metadata=metadata, data_version=DataVersion(version))

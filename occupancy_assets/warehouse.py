@@ -1,0 +1,182 @@
+"""The one adapter layer between this project and its two warehouses (DuckDB, MySQL).
+
+Everything dialect-specific on the Python side lives here: connecting, creating schemas,
+bulk loading, and the environment the dbt profile reads. SQL that *computes* something lives
+in dbt models or in `kpi_sql.py`, never here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from .settings import LAYERS
+
+#: Environment variables the dbt profile (dbt_project/profiles.yml) reads.
+DBT_PASSWORD_ENV = "DBT_ENV_SECRET_OCCUPANCY_MYSQL_PASSWORD"  # DBT_ENV_SECRET_* is scrubbed from dbt logs
+
+
+class Warehouse:
+    """A warehouse URL plus the schema prefix, with the few operations that differ by dialect."""
+
+    def __init__(self, url: str | URL, schema_prefix: str = ""):
+        self.url = make_url(url)
+        self.schema_prefix = schema_prefix
+        backend = self.url.get_backend_name()
+        if backend == "duckdb":
+            self.dialect = "duckdb"
+        elif backend in ("mysql", "mariadb"):
+            self.dialect = "mysql"
+        else:
+            raise ValueError(
+                f"unsupported warehouse {backend!r}: use duckdb:///path/file.duckdb "
+                "or mysql+pymysql://user:pw@host:3306/"
+            )
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"Warehouse({self.url.render_as_string(hide_password=True)!r}, prefix={self.schema_prefix!r})"
+
+    # -- naming ---------------------------------------------------------------------------
+    def schema(self, layer: str) -> str:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}")
+        return f"{self.schema_prefix}{layer}"
+
+    def render(self, sql: str) -> sa.TextClause:
+        """Resolve `{staging}` / `{silver}` / `{gold}` in a SQL template to the quoted schema names.
+
+        Only schema identifiers are substituted; values are always bound parameters.
+        """
+        return sa.text(sql.format(**{layer: self._quote(self.schema(layer)) for layer in LAYERS}))
+
+    @property
+    def duckdb_path(self) -> Path:
+        assert self.dialect == "duckdb"
+        return Path(self.url.database or ":memory:").resolve()
+
+    # -- connections ----------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> Engine:
+        if self.dialect == "duckdb":
+            self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            # NullPool: DuckDB allows one writing process per file, and dbt runs in another
+            # process, so never keep a connection open between uses.
+            return sa.create_engine(self.url, poolclass=NullPool)
+        url = self.url.set(database=None) if self.url.database else self.url
+        return sa.create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={"charset": "utf8mb4", "local_infile": False},
+        )
+
+    def begin(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.engine.begin()
+
+    def read_sql(self, sql: str, params: Mapping | None = None, conn: Connection | None = None) -> pd.DataFrame:
+        """Run a SQL template (see `render`) and return the result as a DataFrame."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.read_sql(sql, params, own)
+        result = conn.execute(self.render(sql), dict(params or {}))
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    # -- DDL and loading -------------------------------------------------------------------
+    def ensure_schemas(self) -> None:
+        with self.engine.begin() as conn:
+            for layer in LAYERS:
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self._quote(self.schema(layer))}"))
+
+    def drop_schemas(self) -> None:
+        """Drop all three layers (tests and `demo-data --fresh` only)."""
+        with self.engine.begin() as conn:
+            for layer in LAYERS:
+                cascade = " CASCADE" if self.dialect == "duckdb" else ""
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self._quote(self.schema(layer))}{cascade}"))
+
+    def table_exists(self, layer: str, name: str) -> bool:
+        return bool(self.columns(layer, name))
+
+    def columns(self, layer: str, name: str) -> list[str]:
+        """Column names in table order ([] if the table does not exist), from information_schema
+        (SQLAlchemy's inspector does not work on every DuckDB version)."""
+        rows = self.read_sql(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position",
+            {"schema": self.schema(layer), "name": name},
+        )
+        return list(rows.iloc[:, 0]) if len(rows) else []
+
+    def replace_tables(self, layer: str, tables: Mapping[str, sa.Table], frames: Mapping[str, pd.DataFrame]) -> None:
+        """Drop, recreate (with the given DDL) and bulk-load tables, all in one transaction."""
+        self.ensure_schemas()
+        with self.begin() as conn:
+            conn = conn.execution_options(schema_translate_map={None: self.schema(layer)})
+            for name in reversed(list(tables)):
+                tables[name].drop(conn, checkfirst=True)
+            for name, table in tables.items():
+                table.create(conn)
+                self._bulk_insert(conn, layer, table, frames[name])
+
+    def _bulk_insert(self, conn: Connection, layer: str, table: sa.Table, frame: pd.DataFrame) -> None:
+        columns = [c.name for c in table.columns]
+        frame = frame[columns]
+        if self.dialect == "duckdb":
+            raw = conn.connection.driver_connection  # the duckdb connection: scan the frame natively
+            raw.register("_bulk_frame", frame)
+            try:
+                raw.execute(
+                    f"INSERT INTO {self._quote(self.schema(layer))}.{self._quote(table.name)} "
+                    f"SELECT * FROM _bulk_frame"
+                )
+            finally:
+                raw.unregister("_bulk_frame")
+            return
+        # MySQL: SQLAlchemy batches executemany into multi-row INSERTs ("insertmanyvalues").
+        chunk = 20_000
+        for start in range(0, len(frame), chunk):
+            part = frame.iloc[start : start + chunk]
+            records = part.astype(object).where(part.notna(), None).to_dict("records")
+            conn.execute(table.insert(), records)
+
+    def _quote(self, identifier: str) -> str:
+        return self.engine.dialect.identifier_preparer.quote_identifier(identifier)
+
+    # -- dbt -------------------------------------------------------------------------------
+    def dbt_env(self) -> dict[str, str]:
+        """Variables for dbt_project/profiles.yml: same settings, both targets."""
+        env = {"OCCUPANCY_SCHEMA_PREFIX": self.schema_prefix}
+        if self.dialect == "duckdb":
+            self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            env.update(OCCUPANCY_DBT_TARGET="duckdb", OCCUPANCY_DUCKDB_PATH=str(self.duckdb_path))
+        else:
+            env.update(
+                OCCUPANCY_DBT_TARGET="mysql",
+                OCCUPANCY_MYSQL_HOST=self.url.host or "127.0.0.1",
+                OCCUPANCY_MYSQL_PORT=str(self.url.port or 3306),
+                OCCUPANCY_MYSQL_USER=self.url.username or "root",
+            )
+            env[DBT_PASSWORD_ENV] = self.url.password or ""
+        return env
+
+
+@contextlib.contextmanager
+def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Temporarily set environment variables (dagster-dbt passes os.environ to dbt)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -72,7 +72,7 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
     end = args.end or today_jst()
     start = args.start or settings.history_start
-    print(f"backfill {start} .. {end} (occupancy through {end + dt.timedelta(days=settings.forward_days)})")
+    print(f"backfill {start} .. {end} (with {settings.forward_days} projected days if {end} is the newest dump)")
     ok = _print_outcomes(pipeline.backfill(_definitions(settings), settings, _instance(), start, end))
     return 0 if ok else 1
 
@@ -95,9 +95,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     code = cmd_backfill(argparse.Namespace(start=settings.history_start, end=today), settings)
     print(f"  pipeline finished in {time.perf_counter() - started:.1f} s")
     from .report import print_kpi_card
+    from .status import run_status
 
     print_kpi_card(settings)
+    print()
+    run_status(settings, today=today, instance=_instance())  # informational: the exit code is the pipeline's
     return code
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .status import run_status
+
+    return run_status(settings, instance=_instance())
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from .status import run_verify
+
+    return run_verify(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("daily", help="the daily pipeline for one target date, as the schedule runs it")
     p.add_argument("--target-date", type=_date, help="default: today in Asia/Tokyo")
     p.set_defaults(func=cmd_daily)
+
+    p = sub.add_parser(
+        "status", help="coverage, freshness, violations, gaps, failed checks; non-zero exit if attention needed"
+    )
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("verify", help="release sign-off: version alignment and reference guardrails")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -1,7 +1,7 @@
 """dbt models as Dagster assets.
 
 Keys mirror the warehouse: `["silver", "tenant_room_snapshot_daily"]`, `["staging", "movings"]`, ...
-Daily-partitioned models (dbt tag `daily`) get the history partitions with a single-run backfill
+Daily-partitioned models (silver, kpi_month_end_metrics) get the history partitions with a single-run backfill
 policy: a backfill of any range is one `dbt build` whose vars carry the window.
 """
 
@@ -56,50 +56,67 @@ def dbt_build_args(start: dt.date | None = None, end: dt.date | None = None, **e
 
 
 def _run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
+    from .checks.dbt_failures import with_failing_rows
     from .warehouse import patched_environ
 
     # dagster-dbt hands os.environ to the dbt process; the profile reads the warehouse from it.
     with patched_environ(warehouse.warehouse().dbt_env()):
         invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    # a failed dbt test's check result gets its failing rows as metadata (SPEC 9)
+    yield from with_failing_rows(invocation.stream(), invocation.target_path, invocation.manifest, warehouse.warehouse())
 
 
-def build_dbt_assets(settings: Settings):
+def _partitioned_dbt_model(model: str, settings: Settings):
+    """One daily-partitioned dbt model as its own asset step.
+
+    silver and kpi_month_end_metrics are separate steps (separate dbt invocations) so that a
+    blocking check on silver stops kpi_month_end_metrics in the same run.
+    """
+
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
-        select="tag:daily",
-        name="daily_dbt_models",
+        select=model,
+        name=model,
         partitions_def=history_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),
         dagster_dbt_translator=translator,
     )
-    def daily_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        """silver.tenant_room_snapshot_daily and gold.kpi_month_end_metrics over the partition window."""
+    def _model(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         start, end = window_dates(context.partition_time_window)
-        context.log.info(f"rebuilding dbt window {start} .. {end}")
+        context.log.info(f"rebuilding {model} for {start} .. {end}")
         yield from _run_dbt(context, dbt, warehouse, dbt_build_args(start, end))
 
+    return _model
+
+
+def _unpartitioned_dbt(select: str, name: str, doc: str, command: str = "build"):
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
-        select="resource_type:seed",
-        name="reference_seeds",
+        select=select,
+        name=name,
         dagster_dbt_translator=translator,
     )
-    def reference_seeds(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        """Reference data kept as dbt seeds: status labels and the KPI guardrail references."""
-        yield from _run_dbt(context, dbt, warehouse, dbt_build_args())
+    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _run_dbt(context, dbt, warehouse, [command] if command != "build" else dbt_build_args())
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        select="kpi_reference_trace",
-        name="kpi_reference_trace",
-        dagster_dbt_translator=translator,
-    )
-    def kpi_reference_trace(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        """gold.kpi_reference_trace: one row of dashboard metadata, rebuilt after the KPI tables."""
-        yield from _run_dbt(context, dbt, warehouse, dbt_build_args())
+    _assets.__doc__ = doc
+    return _assets
 
-    return [reference_seeds, daily_dbt_models, kpi_reference_trace]
+
+def build_dbt_assets(settings: Settings) -> list:
+    return [
+        _unpartitioned_dbt(
+            "resource_type:seed",
+            "reference_seeds",
+            "Status labels and the KPI guardrail references (dbt seeds).",
+            # `dbt seed`, not `build`: tests that read a seed belong to the models they check
+            command="seed",
+        ),
+        _partitioned_dbt_model("tenant_room_snapshot_daily", settings),
+        _partitioned_dbt_model("kpi_month_end_metrics", settings),
+        _unpartitioned_dbt(
+            "kpi_reference_trace", "kpi_reference_trace", "One row of dashboard metadata, rebuilt after the KPI tables."
+        ),
+    ]

@@ -1,9 +1,9 @@
 """The Dagster code location: `dagster dev` (workspace.yaml) and the CLI load `defs` from here."""
 
-from __future__ import annotations
-
 from dagster import Definitions
 
+from .automation import build_schedules, build_sensors
+from .checks import build_checks
 from .dbt_assets import build_dbt_assets
 from .jobs import build_jobs
 from .occupancy_metrics import build_occupancy_asset
@@ -17,7 +17,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     return Definitions(
         assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings)],
+        asset_checks=build_checks(settings),
         jobs=build_jobs(settings),
+        sensors=build_sensors(settings),
+        schedules=build_schedules(settings),
         resources=build_resources(settings),
     )
 

@@ -8,7 +8,13 @@ today, occupancy reaches today + forward days), so one pipeline run is a sequenc
 3. `projection`: occupancy_daily_metrics over [start, end + forward] + kpi_reference_trace (+ checks).
 
 A failing blocking check in step 2 fails that run, and step 3 is never started for it.
+
+Every job carries WRITER_TAG: dagster.yaml limits runs with that tag to one at a time, so runs
+launched through the queue (schedule, sensors, UI) wait for each other instead of colliding on
+the warehouse (docs/operating.md).
 """
+
+from functools import cache
 
 from dagster import AssetKey, AssetSelection, define_asset_job
 
@@ -24,24 +30,33 @@ REFERENCE_JOB = "reference_data"
 HISTORY_JOB = "history"
 PROJECTION_JOB = "projection"
 
+#: Run tag limited to one in-progress run by dagster.yaml (concurrency > runs > tag_concurrency_limits).
+WRITER_TAG = "occupancy/warehouse-writer"
+WRITER_TAGS = {WRITER_TAG: "true"}
 
+
+@cache
 def build_jobs(settings: Settings):
+    """Cached per settings: the sensors (automation.py) must target the very job objects in Definitions."""
     return [
         define_asset_job(
             REFERENCE_JOB,
             selection=AssetSelection.assets(*STAGING_KEYS.values(), *SEED_KEYS),
             description="Observe the staging tables and load the reference seeds.",
+            tags=WRITER_TAGS,
         ),
         define_asset_job(
             HISTORY_JOB,
             selection=AssetSelection.assets(SILVER_KEY, MONTH_END_KEY),
             partitions_def=history_partitions(settings),
             description="silver snapshot and month-end KPIs for a date range, with their checks.",
+            tags=WRITER_TAGS,
         ),
         define_asset_job(
             PROJECTION_JOB,
             selection=AssetSelection.assets(OCCUPANCY_KEY, TRACE_KEY),
             partitions_def=occupancy_partitions(settings),
             description="occupancy_daily_metrics over a window (observed + projected) and the trace row.",
+            tags=WRITER_TAGS,
         ),
     ]

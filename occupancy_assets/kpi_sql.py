@@ -5,12 +5,13 @@ everything else is a bound parameter. Each query is set-based over a date window
 costs the same number of statements whatever the window or the history length.
 """
 
-# The latest snapshot on or before the target date, and the first snapshot of the history.
+# The latest snapshot on or before the target date, the first and the latest snapshot of the history.
 AS_OF = """
 SELECT
     (SELECT MAX(snapshot_date) FROM {silver}.tenant_room_snapshot_daily
      WHERE snapshot_date <= :target_date) AS as_of_date,
-    (SELECT MIN(snapshot_date) FROM {silver}.tenant_room_snapshot_daily) AS first_snapshot_date
+    (SELECT MIN(snapshot_date) FROM {silver}.tenant_room_snapshot_daily) AS first_snapshot_date,
+    (SELECT MAX(snapshot_date) FROM {silver}.tenant_room_snapshot_daily) AS latest_snapshot_date
 """
 
 # Observed days in [start_date, end_date]: one row per date that has a snapshot.

@@ -168,6 +168,13 @@ def compute_and_write(
             raise ValueError(f"silver has no snapshot on or before {target_date}: nothing to compute from")
         as_of = pd.Timestamp(bounds["as_of_date"]).date()
         first = pd.Timestamp(bounds["first_snapshot_date"]).date()
+        latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()
+        if window_end > as_of and latest > as_of:
+            # projecting from an older as_of would overwrite days that have their own snapshot
+            raise ValueError(
+                f"the window {window_start}..{window_end} reaches past as_of {as_of}, but silver already has "
+                f"snapshots up to {latest}: end the window at {as_of}, or use a target date >= {latest}"
+            )
         history = wh.read_sql(
             kpi_sql.HISTORY,
             {"start_date": min(window_start, as_of), "end_date": min(window_end, as_of)},

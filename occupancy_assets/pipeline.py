@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance, Definitions
+from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 
 from .jobs import HISTORY_JOB, PROJECTION_JOB, REFERENCE_JOB
 from .settings import Settings
@@ -18,6 +18,7 @@ OCCUPANCY_OP = "gold__occupancy_daily_metrics"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 TARGET_DATE_TAG = "occupancy/target_date"
+KIND_TAG = "occupancy/kind"  # daily | backfill
 
 
 @dataclass
@@ -27,12 +28,18 @@ class StepOutcome:
     success: bool
     run_id: str
     failed_checks: list[str] = field(default_factory=list)
+    #: first line of the first failed step's error (e.g. "warehouse ... is locked by another process")
+    error: str | None = None
+    #: checks that failed with severity WARN (the run still succeeds)
+    warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         where = f" {self.window[0]}..{self.window[1]}" if self.window else ""
         verdict = "ok" if self.success else "FAILED"
         extra = f" (failed checks: {', '.join(self.failed_checks)})" if self.failed_checks else ""
-        return f"{self.job}{where}: {verdict}{extra} [run {self.run_id[:8]}]"
+        extra += f" (warnings: {', '.join(self.warnings)})" if self.warnings else ""
+        error = f"\n      {self.error}" if self.error and not self.success else ""
+        return f"{self.job}{where}: {verdict}{extra} [run {self.run_id[:8]}]{error}"
 
 
 def run_job(
@@ -50,12 +57,27 @@ def run_job(
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance, tags=run_tags, run_config=run_config or {}, raise_on_error=False
     )
-    failed_checks = [
-        evaluation.asset_check_key.to_user_string()
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
-    ]
-    return StepOutcome(job_name, window, result.success, result.run_id, failed_checks)
+    failed_checks, warnings = [], []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            name = evaluation.asset_check_key.to_user_string()
+            (warnings if evaluation.severity == AssetCheckSeverity.WARN else failed_checks).append(name)
+    failures = [event.step_failure_data for event in result.get_step_failure_events() if event.step_failure_data]
+    errors = [line for line in (_first_line(failure.error) for failure in failures) if line]
+    return StepOutcome(
+        job_name, window, result.success, result.run_id, failed_checks, errors[0] if errors else None, warnings
+    )
+
+
+def _first_line(error) -> str | None:
+    """The user-facing line of a step failure: the user code's exception, not Dagster's wrapper."""
+    def wraps(error) -> bool:
+        return error.cause is not None and error.cls_name.startswith("Dagster") and "ExecutionError" in error.cls_name
+
+    while error is not None and wraps(error):
+        error = error.cause
+    message = (error.message or "").strip() if error is not None else ""
+    return message.splitlines()[0] if message else None
 
 
 def projection_config(target: dt.date, settings: Settings) -> dict:
@@ -99,28 +121,41 @@ def run_steps(
 
 
 def backfill(defs: Definitions, settings: Settings, instance: DagsterInstance, start: dt.date, end: dt.date) -> list[StepOutcome]:
-    """History [start, end] in one run per job; occupancy over [start, end + forward days]."""
+    """History [start, end] in one run per job; occupancy over [start, end], plus the forward days
+    when `end` is the newest dump (an older end must not overwrite observed days with projections)."""
+    from .resources import warehouse_resource
+    from .staging_assets import latest_snapshot_date
+
     start = max(start, settings.history_start)
+    latest = latest_snapshot_date(warehouse_resource(settings).warehouse())
+    projection_end = end + dt.timedelta(days=settings.forward_days) if latest is None or end >= latest else end
     return run_steps(
         defs,
         settings,
         instance,
         history_window=(start, end),
-        projection_window=(start, end + dt.timedelta(days=settings.forward_days)),
+        projection_window=(start, projection_end),
         target=end,
-        tags={"occupancy/kind": "backfill"},
+        tags={KIND_TAG: "backfill"},
     )
+
+
+def daily_windows(settings: Settings, target: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """(history window, projection window) of the daily pipeline for T: [T, T] and
+    [T - lookback, T + forward]. The CLI and the daemon's chain (automation.py) both use it."""
+    lookback_start = max(target - dt.timedelta(days=settings.lookback_days), settings.history_start)
+    return (target, target), (lookback_start, target + dt.timedelta(days=settings.forward_days))
 
 
 def daily(defs: Definitions, settings: Settings, instance: DagsterInstance, target: dt.date) -> list[StepOutcome]:
     """The daily pipeline for target date T (SPEC 10): silver(T), kpi(T), occupancy [T-lookback, T+forward]."""
-    lookback_start = max(target - dt.timedelta(days=settings.lookback_days), settings.history_start)
+    history_window, projection_window = daily_windows(settings, target)
     return run_steps(
         defs,
         settings,
         instance,
-        history_window=(target, target),
-        projection_window=(lookback_start, target + dt.timedelta(days=settings.forward_days)),
+        history_window=history_window,
+        projection_window=projection_window,
         target=target,
-        tags={"occupancy/kind": "daily"},
+        tags={KIND_TAG: "daily"},
     )

@@ -37,6 +37,12 @@ class Settings:
     aurora_port: int = 3306
     aurora_secret_arn: str | None = None
     aws_region: str | None = None
+    #: snapshot health (silver check): largest tolerated row-count move vs the previous snapshot
+    health_max_row_change: float = 0.20
+    #: snapshot health: "dump repeats the previous day's" is judged from this many tenants up
+    health_min_tenants_for_repeat: int = 1000
+    #: drift check (gold): warn when |period_end_rooms - observed EOD rooms| / total rooms exceeds this
+    drift_warn_share: float = 0.005
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -51,6 +57,9 @@ class Settings:
             aurora_port=int(env.get("AURORA_PORT") or 3306),
             aurora_secret_arn=env.get("AURORA_SECRET_ARN") or None,
             aws_region=env.get("AWS_REGION") or None,
+            health_max_row_change=float(env.get("OCCUPANCY_HEALTH_MAX_ROW_CHANGE") or 0.20),
+            health_min_tenants_for_repeat=int(env.get("OCCUPANCY_HEALTH_MIN_TENANTS") or 1000),
+            drift_warn_share=float(env.get("OCCUPANCY_DRIFT_WARN_SHARE") or 0.005),
         )
 
     def schema(self, layer: str) -> str:

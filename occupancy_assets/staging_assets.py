@@ -1,10 +1,14 @@
 """Staging tables: written upstream, observed here (SPEC section 3)."""
 
 
+import datetime as dt
+
+import pandas as pd
 from dagster import AssetKey, AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
 
 from .resources import WarehouseResource
 from .staging_tables import STAGING_TABLES
+from .warehouse import Warehouse
 
 STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLES}
 
@@ -23,6 +27,18 @@ _OBSERVE_SQL["tenant_daily_snapshots"] = (
     "SELECT COUNT(*) AS row_count, MIN(snapshot_date) AS first_snapshot_date, "
     "MAX(snapshot_date) AS latest_snapshot_date FROM {staging}.tenant_daily_snapshots"
 )
+
+
+#: Cheap on both backends: MAX over the (snapshot_date) index / DuckDB zone maps.
+LATEST_SNAPSHOT = "SELECT MAX(snapshot_date) AS latest_snapshot_date FROM {staging}.tenant_daily_snapshots"
+
+
+def latest_snapshot_date(wh: Warehouse) -> dt.date | None:
+    """Newest dump date in staging (None: table missing or empty)."""
+    if not wh.table_exists("staging", "tenant_daily_snapshots"):
+        return None
+    value = wh.read_sql(LATEST_SNAPSHOT).iloc[0]["latest_snapshot_date"]
+    return None if pd.isna(value) else pd.Timestamp(value).date()
 
 
 @multi_observable_source_asset(

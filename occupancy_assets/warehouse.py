@@ -8,7 +8,10 @@ in dbt models or in `kpi_sql.py`, never here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
+import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -23,13 +26,29 @@ from .settings import LAYERS
 #: Environment variables the dbt profile (dbt_project/profiles.yml) reads.
 DBT_PASSWORD_ENV = "DBT_ENV_SECRET_OCCUPANCY_MYSQL_PASSWORD"  # DBT_ENV_SECRET_* is scrubbed from dbt logs
 
+#: How long a connection waits for another process's hold on the warehouse (DuckDB file lock,
+#: MySQL writer lock) before failing with WarehouseLockedError. The run queue (dagster.yaml)
+#: keeps daemon runs apart; this covers CLI runs, the sensor's reads and `status` beside them.
+LOCK_WAIT_SECONDS = 300.0
+_LOCK_RETRY_FIRST_DELAY = 0.5
+_LOCK_RETRY_MAX_DELAY = 10.0
+_DUCKDB_LOCK_ERROR = re.compile(r"Could not set lock on file")
+_DUCKDB_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+log = logging.getLogger(__name__)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process kept the warehouse locked for longer than this one waits."""
+
 
 class Warehouse:
     """A warehouse URL plus the schema prefix, with the few operations that differ by dialect."""
 
-    def __init__(self, url: str | URL, schema_prefix: str = ""):
+    def __init__(self, url: str | URL, schema_prefix: str = "", lock_wait_seconds: float | None = None):
         self.url = make_url(url)
         self.schema_prefix = schema_prefix
+        self.lock_wait_seconds = LOCK_WAIT_SECONDS if lock_wait_seconds is None else lock_wait_seconds
         backend = self.url.get_backend_name()
         if backend == "duckdb":
             self.dialect = "duckdb"
@@ -69,7 +88,9 @@ class Warehouse:
             self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             # NullPool: DuckDB allows one writing process per file, and dbt runs in another
             # process, so never keep a connection open between uses.
-            return sa.create_engine(self.url, poolclass=NullPool)
+            engine = sa.create_engine(self.url, poolclass=NullPool)
+            sa.event.listen(engine, "do_connect", self._connect_waiting_for_lock)
+            return engine
         url = self.url.set(database=None) if self.url.database else self.url
         return sa.create_engine(
             url,
@@ -78,7 +99,61 @@ class Warehouse:
         )
 
     def begin(self) -> contextlib.AbstractContextManager[Connection]:
+        """A write transaction. On MySQL it also holds the writer lock (`writer_lock_name`), so
+        two runs replacing the same window never interleave; on DuckDB the file lock does that."""
+        if self.dialect == "mysql":
+            return self._mysql_locked_transaction()
         return self.engine.begin()
+
+    @property
+    def writer_lock_name(self) -> str:
+        """MySQL named lock (GET_LOCK) guarding Python writes to this prefix's tables (<= 64 chars)."""
+        return f"occupancy_kpi:{self.schema_prefix}warehouse"[:64]
+
+    @contextlib.contextmanager
+    def _mysql_locked_transaction(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            name = {"name": self.writer_lock_name}
+            timeout = max(int(self.lock_wait_seconds), 0)
+            got = conn.execute(sa.text("SELECT GET_LOCK(:name, :timeout)"), {**name, "timeout": timeout}).scalar()
+            if got != 1:
+                holder = conn.execute(sa.text("SELECT IS_USED_LOCK(:name)"), name).scalar()
+                raise WarehouseLockedError(
+                    f"warehouse {self!r} is being written by another session (MySQL connection id "
+                    f"{holder or 'unknown'} holds lock {self.writer_lock_name!r}); waited {timeout} s. "
+                    "A run is already writing this window: retry when it has finished "
+                    "(runs launched by the Dagster daemon queue behind each other)."
+                )
+            conn.commit()  # end the implicit transaction of GET_LOCK; the lock is per session
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), name)
+
+    def _connect_waiting_for_lock(self, dialect, conn_rec, cargs, cparams):
+        """SQLAlchemy `do_connect` hook (DuckDB): another process holding the file is waited for,
+        with bounded exponential back-off, then reported as WarehouseLockedError, not a stack trace."""
+        started = time.monotonic()
+        delay = _LOCK_RETRY_FIRST_DELAY
+        while True:
+            try:
+                return dialect.connect(*cargs, **dict(cparams))  # connect() pops from its kwargs
+            except Exception as err:  # noqa: BLE001 - only the lock conflict is retried
+                if not _DUCKDB_LOCK_ERROR.search(str(err)):
+                    raise
+                pid = _DUCKDB_LOCK_PID.search(str(err))
+                waited = time.monotonic() - started
+                if waited + delay > self.lock_wait_seconds:
+                    raise WarehouseLockedError(
+                        f"warehouse {self.duckdb_path} is locked by another process "
+                        f"(PID {pid.group(1) if pid else 'unknown'}): a run is already writing it; "
+                        f"waited {waited:.0f} s. Retry when it has finished (runs launched by the "
+                        "Dagster daemon queue behind each other, see docs/operating.md)."
+                    ) from None
+                log.info("warehouse %s is locked by another process; retrying in %.1f s", self.duckdb_path, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, _LOCK_RETRY_MAX_DELAY)
 
     def read_sql(self, sql: str, params: Mapping | None = None, conn: Connection | None = None) -> pd.DataFrame:
         """Run a SQL template (see `render`) and return the result as a DataFrame."""

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from occupancy_assets import pipeline
+from occupancy_assets.occupancy_metrics import compute_and_write
 
 from .worked_example import AS_OF, EXPECTED_DAILY, EXPECTED_MONTH_END, EXPECTED_SILVER, SNAPSHOT_DATES
 
@@ -93,8 +94,20 @@ def test_rerunning_any_range_gives_identical_rows(example_warehouse):
     for start, end in ((SNAPSHOT_DATES[0], AS_OF), (SNAPSHOT_DATES[1], SNAPSHOT_DATES[1])):
         outcomes = pipeline.backfill(defs, settings, instance, start, end)
         assert all(o.success for o in outcomes), [o.describe() for o in outcomes]
+        # projections only from the newest dump: an older end never overwrites observed days
+        assert outcomes[-1].window == (start, end if end != AS_OF else dt.date(2026, 2, 4))
         if end != AS_OF:
             # a narrower run recomputes only its own window: projections of the first run stay
             pipeline.backfill(defs, settings, instance, SNAPSHOT_DATES[0], AS_OF)
         for t in tables:
             pd.testing.assert_frame_equal(_stable(wh.read_sql(f"SELECT * FROM {t}")), before[t])
+
+
+def test_projecting_from_an_older_as_of_over_observed_days_is_refused(example_warehouse):
+    wh, *_ = example_warehouse
+    before = _stable(wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics"))
+    with pytest.raises(ValueError, match="already has snapshots up to 2026-02-01"):
+        compute_and_write(
+            wh, window_start=SNAPSHOT_DATES[0], window_end=dt.date(2026, 2, 4), target_date=SNAPSHOT_DATES[1], forward_days=3
+        )
+    pd.testing.assert_frame_equal(_stable(wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics")), before)

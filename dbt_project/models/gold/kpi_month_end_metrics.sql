@@ -60,15 +60,24 @@ rooms_per_day as (
     group by snapshot_date, apartment_id, room_id
 ),
 
+snapshot_days as (
+    -- every date with a snapshot gets a row, also one where nobody is physically present
+    select distinct snapshot_date
+    from {{ ref('tenant_room_snapshot_daily') }}
+    where snapshot_date between {{ window_start() }} and {{ window_end() }}
+),
+
 room_counts as (
     select
-        snapshot_date,
-        sum(is_occupied_0000) as occupancy_room_count_0000,
-        sum(is_occupied_eod) as occupancy_room_count_eod,
-        sum(has_same_day_movein) as same_day_moveins,
-        sum(has_same_day_moveout) as same_day_moveouts
-    from rooms_per_day
-    group by snapshot_date
+        d.snapshot_date,
+        coalesce(sum(r.is_occupied_0000), 0) as occupancy_room_count_0000,
+        coalesce(sum(r.is_occupied_eod), 0) as occupancy_room_count_eod,
+        coalesce(sum(r.has_same_day_movein), 0) as same_day_moveins,
+        coalesce(sum(r.has_same_day_moveout), 0) as same_day_moveouts
+    from snapshot_days as d
+    left join rooms_per_day as r
+        on r.snapshot_date = d.snapshot_date
+    group by d.snapshot_date
 ),
 
 rent as (

@@ -39,8 +39,9 @@ test: install
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml
 
+## Timings (DuckDB full scale, 6 vs 12 months, MariaDB); by hand, not a test. ARGS=--quick for a smoke run. See docs/benchmarks.md.
 bench: install
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/benchmark.py $(ARGS)
 
 ## Re-resolve constraints.txt after changing setup.py pins.
 lock:

@@ -40,7 +40,7 @@ def _definitions(settings: Settings):
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from .demo_data import DEFAULT_ROOMS, DEFAULT_SEED, generate_portfolio, summarize
     from .staging_tables import STAGING_TABLES
-    from .warehouse import Warehouse
+    from .resources import warehouse_resource
 
     rooms = args.rooms or DEFAULT_ROOMS
     seed = DEFAULT_SEED if args.seed is None else args.seed
@@ -49,7 +49,7 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     frames = generate_portfolio(rooms=rooms, seed=seed, history_start=history_start, today=today)
     generated = time.perf_counter()
-    wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+    wh = warehouse_resource(settings).warehouse()
     wh.replace_tables("staging", STAGING_TABLES, frames)
     loaded = time.perf_counter()
     summary = summarize(frames)

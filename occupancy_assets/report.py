@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .settings import Settings
-from .warehouse import Warehouse
+from .resources import warehouse_resource
 
 LATEST_KPI = """
 SELECT snapshot_date, occupancy_room_count_0000, occupancy_room_count_eod, total_physical_rooms,
@@ -21,7 +21,7 @@ ORDER BY snapshot_date
 
 
 def print_kpi_card(settings: Settings) -> None:
-    wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+    wh = warehouse_resource(settings).warehouse()
     latest = wh.read_sql(LATEST_KPI)
     if latest.empty:
         print("no KPI rows yet")

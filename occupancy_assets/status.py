@@ -18,6 +18,7 @@ from typing import TextIO
 import pandas as pd
 
 from .settings import Settings, today_jst
+from .resources import warehouse_resource
 from .warehouse import Warehouse
 
 #: (label, layer, table, column of the last write) of the tables whose coverage `status` reports.
@@ -288,7 +289,7 @@ def run_status(
     settings: Settings, *, today: dt.date | None = None, instance=None, check_keys=None, out: TextIO | None = None
 ) -> int:
     """Print the status report; exit code 1 when something needs attention."""
-    wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+    wh = warehouse_resource(settings).warehouse()
     report = collect_status(wh, settings, today=today, instance=instance, check_keys=check_keys)
     print(format_status(report), file=out or sys.stdout)
     return 0 if report.ok else 1
@@ -370,7 +371,7 @@ def format_verify(report: VerifyReport) -> str:
 
 def run_verify(settings: Settings, *, out: TextIO | None = None) -> int:
     """Print the sign-off; exit code 0 only on PASS."""
-    wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+    wh = warehouse_resource(settings).warehouse()
     report = collect_verify(wh)
     print(format_verify(report), file=out or sys.stdout)
     return 0 if report.passed else 1

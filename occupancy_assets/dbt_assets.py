@@ -90,7 +90,7 @@ def _partitioned_dbt_model(model: str, settings: Settings):
     return _model
 
 
-def _unpartitioned_dbt(select: str, name: str, doc: str, command: str = "build"):
+def _unpartitioned_dbt(select: str, name: str, doc: str, dbt_args: tuple[str, ...] = ("build",)):
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
@@ -99,7 +99,7 @@ def _unpartitioned_dbt(select: str, name: str, doc: str, command: str = "build")
         dagster_dbt_translator=translator,
     )
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _run_dbt(context, dbt, warehouse, [command] if command != "build" else dbt_build_args())
+        yield from _run_dbt(context, dbt, warehouse, list(dbt_args))
 
     _assets.__doc__ = doc
     return _assets
@@ -112,7 +112,7 @@ def build_dbt_assets(settings: Settings) -> list:
             "reference_seeds",
             "Status labels and the KPI guardrail references (dbt seeds).",
             # `dbt seed`, not `build`: tests that read a seed belong to the models they check
-            command="seed",
+            dbt_args=("seed",),
         ),
         _partitioned_dbt_model("tenant_room_snapshot_daily", settings),
         _partitioned_dbt_model("kpi_month_end_metrics", settings),

@@ -4,7 +4,6 @@
     materialized='incremental',
     pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],
     post_hook=["{{ ensure_index(this, ['snapshot_date']) }}"],
-    tags=['daily'],
 ) }}
 
 with present as (

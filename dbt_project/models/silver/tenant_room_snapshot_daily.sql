@@ -7,7 +7,6 @@
         "{{ ensure_index(this, ['snapshot_date']) }}",
         "{{ ensure_index(this, ['tenant_id', 'apartment_id', 'room_id', 'snapshot_date']) }}",
     ],
-    tags=['daily'],
 ) }}
 
 with snapshots as (

@@ -25,7 +25,8 @@ def _instance():
     home = os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster"))
     os.makedirs(home, exist_ok=True)
     config = os.path.join(home, "dagster.yaml")
-    if not os.path.exists(config):
+    # as `make` does: install the repo's instance config, and refresh it when the repo's is newer
+    if not os.path.exists(config) or os.path.getmtime(REPO_ROOT / "dagster.yaml") > os.path.getmtime(config):
         with open(REPO_ROOT / "dagster.yaml") as src, open(config, "w") as dst:
             dst.write(src.read())
     return DagsterInstance.get()
@@ -39,8 +40,8 @@ def _definitions(settings: Settings):
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from .demo_data import DEFAULT_ROOMS, DEFAULT_SEED, generate_portfolio, summarize
+    from .resources import open_warehouse
     from .staging_tables import STAGING_TABLES
-    from .resources import warehouse_resource
 
     rooms = args.rooms or DEFAULT_ROOMS
     seed = DEFAULT_SEED if args.seed is None else args.seed
@@ -49,7 +50,7 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     frames = generate_portfolio(rooms=rooms, seed=seed, history_start=history_start, today=today)
     generated = time.perf_counter()
-    wh = warehouse_resource(settings).warehouse()
+    wh = open_warehouse(settings)
     wh.replace_tables("staging", STAGING_TABLES, frames)
     loaded = time.perf_counter()
     summary = summarize(frames)
@@ -61,29 +62,27 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_outcomes(outcomes) -> bool:
-    for outcome in outcomes:
-        print("  " + outcome.describe())
-    return all(o.success for o in outcomes) and len(outcomes) == 3
+def _run_range(settings: Settings, start: dt.date, end: dt.date) -> int:
+    """One run of the daily job over [start, end] in this process; prints its outcome."""
+    from .launch import run_daily_job
+    from .resources import open_warehouse
+
+    outcome = run_daily_job(_definitions(settings), _instance(), open_warehouse(settings), start, end)
+    print("  " + outcome.describe().replace("\n", "\n  "))
+    return 0 if outcome.success else 1
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    from . import pipeline
-
     end = args.end or today_jst()
     start = args.start or settings.history_start
-    print(f"backfill {start} .. {end} (with {settings.forward_days} projected days if {end} is the newest dump)")
-    ok = _print_outcomes(pipeline.backfill(_definitions(settings), settings, _instance(), start, end))
-    return 0 if ok else 1
+    print(f"backfill {start} .. {end}: one run of the daily job over the range (projections if {end} is the newest dump)")
+    return _run_range(settings, start, end)
 
 
 def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
-    from . import pipeline
-
     target = args.target_date or today_jst()
     print(f"daily pipeline for {target}")
-    ok = _print_outcomes(pipeline.daily(_definitions(settings), settings, _instance(), target))
-    return 0 if ok else 1
+    return _run_range(settings, target, target)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -151,10 +150,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_dates(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> None:
+    """Dates that cannot name a partition are argument errors (exit 2), said before anything runs."""
+    today = today_jst()
+    if args.command == "backfill":
+        start, end = args.start or settings.history_start, args.end or today
+        if start < settings.history_start:
+            parser.error(f"--start {start} is before the history start {settings.history_start} (OCCUPANCY_HISTORY_START)")
+        if end > today:
+            parser.error(f"--end {end} is after today {today} (Asia/Tokyo): there is no partition for it yet")
+        if end < start:
+            parser.error(f"--end {end} is before --start {start}")
+    if args.command == "daily" and args.target_date is not None:
+        if args.target_date > today:
+            parser.error(f"--target-date {args.target_date} is after today {today} (Asia/Tokyo): there is no partition for it yet")
+        if args.target_date < settings.history_start:
+            parser.error(
+                f"--target-date {args.target_date} is before the history start {settings.history_start} (OCCUPANCY_HISTORY_START)"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    _check_dates(parser, args, settings)
     try:
-        return args.func(args, Settings.from_env())
+        return args.func(args, settings)
     except (ValueError, RuntimeError) as err:
         print(f"occupancy-kpi: error: {err}", file=sys.stderr)
         return 2

@@ -1,37 +1,48 @@
-"""dbt models as Dagster assets.
+"""dbt models and seeds as Dagster assets.
 
 Keys mirror the warehouse: `["silver", "tenant_room_snapshot_daily"]`, `["staging", "movings"]`, ...
-Daily-partitioned models (silver, kpi_month_end_metrics) get the history partitions with a single-run backfill
-policy: a backfill of any range is one `dbt build` whose vars carry the window.
+silver and kpi_month_end_metrics are one daily-partitioned multi-asset, built by ONE `dbt build`
+over the run's partition window (vars `min_date` / `max_date`): silver's blocking checks are dbt
+tests with severity error, so dbt itself skips the month-end model when one fails, and the run
+fails with the check's failing rows in its metadata. The seeds and the trace row are unpartitioned.
+A daily run thus starts dbt twice (silver + month-end, then the trace); three times when the seeds
+changed.
 """
 
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+import pandas as pd
+from dagster import AssetCheckResult, AssetExecutionContext, AssetSpec, BackfillPolicy, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from . import kpi_sql
+from .dbt_failures import dbt_failure, run_results, with_failing_rows
 from .dbt_project import dbt_project
-from .partitions import history_partitions, window_dates
+from .keys import MONTH_END_KEY, SILVER_KEY, WAREHOUSE_POOL
+from .partitions import daily_partitions, partition_key, window_dates
 from .resources import WarehouseResource
 from .settings import Settings
+from .warehouse import patched_environ
+
+#: The daily-partitioned dbt models, built together by one `dbt build`.
+DAILY_MODELS = ("tenant_room_snapshot_daily", "kpi_month_end_metrics")
 
 
 class OccupancyDbtTranslator(DagsterDbtTranslator):
-    """Asset key = [layer, table], group = layer, whatever the schema prefix."""
+    """Asset key = [layer, table] and group = layer, whatever the schema prefix."""
 
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return AssetKey([layer_of(dbt_resource_props), dbt_resource_props["name"]])
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return dbt_resource_props["source_name"]
-        return layer_of(dbt_resource_props)
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=[props["source_name"], props["name"]], group_name=props["source_name"])
+        layer = layer_of(props)
+        return spec.replace_attributes(key=[layer, props["name"]], group_name=layer)
 
 
 def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -42,81 +53,118 @@ def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
 translator = OccupancyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_build_args(start: dt.date | None = None, end: dt.date | None = None, **extra_vars: Any) -> list[str]:
-    """`dbt build` arguments for one window; no window means a full rebuild from history_start."""
-    dbt_vars: dict[str, Any] = dict(extra_vars)
-    if start is not None and end is not None:
+def dbt_vars(settings: Settings, window: tuple[dt.date, dt.date] | None = None) -> dict[str, Any]:
+    """The vars of one dbt invocation: the settings dbt needs, and the partition window if any
+    (no window: dbt rebuilds everything from history_start)."""
+    values: dict[str, Any] = {
+        "history_start": settings.history_start.isoformat(),
+        "health_max_row_change": settings.health_max_row_change,
+        "health_min_tenants": settings.health_min_tenants_for_repeat,
+    }
+    if window is not None:
+        start, end = window
         if end < start:
             raise ValueError(f"window end {end} is before its start {start}")
-        dbt_vars.update(min_date=start.isoformat(), max_date=end.isoformat())
-    args = ["build"]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
-    return args
+        values.update(min_date=start.isoformat(), max_date=end.isoformat())
+    return values
 
 
-def _run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str]):
-    from .checks.dbt_failures import with_failing_rows
-    from .warehouse import patched_environ
-
-    # dagster-dbt hands os.environ to the dbt process; the profile reads the warehouse from it.
-    with patched_environ(warehouse.warehouse().dbt_env()):
-        invocation = dbt.cli(args, context=context)
-    # a failed dbt test's check result gets its failing rows as metadata (SPEC 9)
-    yield from with_failing_rows(invocation.stream(), invocation.target_path, invocation.manifest, warehouse.warehouse())
+def dbt_args(command: str, dbt_var_values: Mapping[str, Any]) -> list[str]:
+    """`dbt <command> --vars {...}`; dagster-dbt adds the `--select` of the assets being built."""
+    return [command, "--vars", json.dumps(dict(dbt_var_values), sort_keys=True)]
 
 
-def _partitioned_dbt_model(model: str, settings: Settings):
-    """One daily-partitioned dbt model as its own asset step.
+def run_dbt(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    args: list[str],
+    window: tuple[dt.date, dt.date] | None = None,
+):
+    """Run dbt against the run's warehouse and stream its events.
 
-    silver and kpi_month_end_metrics are separate steps (separate dbt invocations) so that a
-    blocking check on silver stops kpi_month_end_metrics in the same run.
+    Held back until dbt has exited (DuckDB admits one process per file): failed test results, which
+    then get their stored failing rows, and, for a partition window, the models' outputs, which then
+    get each partition's own values as metadata (the UI plots them by partition). Then, if dbt
+    failed, one Failure that names what failed.
     """
+    wh = warehouse.warehouse()
+    # dagster-dbt hands os.environ to the dbt process; the profile reads the warehouse from it.
+    with patched_environ(wh.dbt_env()):
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
+    failed_checks, outputs = [], []
+    try:
+        for event in invocation.stream():
+            if isinstance(event, AssetCheckResult) and not event.passed:
+                failed_checks.append(event)
+            elif isinstance(event, Output) and window is not None:
+                outputs.append(event)
+            else:
+                yield event
+        results = run_results(invocation)
+        for event in failed_checks:
+            yield with_failing_rows(event, results, wh)
+        if outputs:
+            add_partition_metadata(context, wh, window)
+        yield from outputs
+        if not invocation.is_successful():
+            raise dbt_failure(results, invocation)
+    finally:
+        # each invocation gets its own target folder (~1 MB): nothing reads it once dbt has exited
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
 
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        select=model,
-        name=model,
-        partitions_def=history_partitions(settings),
-        backfill_policy=BackfillPolicy.single_run(),
-        dagster_dbt_translator=translator,
-    )
-    def _model(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        start, end = window_dates(context.partition_time_window)
-        context.log.info(f"rebuilding {model} for {start} .. {end}")
-        yield from _run_dbt(context, dbt, warehouse, dbt_build_args(start, end))
 
-    return _model
-
-
-def _unpartitioned_dbt(select: str, name: str, doc: str, dbt_args: tuple[str, ...] = ("build",)):
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        select=select,
-        name=name,
-        dagster_dbt_translator=translator,
-    )
-    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _run_dbt(context, dbt, warehouse, list(dbt_args))
-
-    _assets.__doc__ = doc
-    return _assets
+def add_partition_metadata(context: AssetExecutionContext, wh, window: tuple[dt.date, dt.date]) -> None:
+    """Each date's own KPIs on its partition of kpi_month_end_metrics, its row count on silver's."""
+    params = {"start_date": window[0], "end_date": window[1]}
+    selected = context.selected_asset_keys
+    if MONTH_END_KEY in selected and wh.table_exists("gold", "kpi_month_end_metrics"):
+        for row in wh.read_sql(kpi_sql.MONTH_END_BY_DATE, params).itertuples(index=False):
+            values = row._asdict()
+            day = pd.Timestamp(values.pop("as_of_date")).date()
+            metadata = {k: float(v) if k == "occupancy_rate" else int(v) for k, v in values.items() if pd.notna(v)}
+            context.add_asset_metadata(metadata, asset_key=MONTH_END_KEY, partition_key=partition_key(day))
+    if SILVER_KEY in selected and wh.table_exists("silver", "tenant_room_snapshot_daily"):
+        for row in wh.read_sql(kpi_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
+            day = pd.Timestamp(row.snapshot_date).date()
+            context.add_asset_metadata({"row_count": int(row.row_count)}, asset_key=SILVER_KEY, partition_key=partition_key(day))
 
 
 def build_dbt_assets(settings: Settings) -> list:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select=" ".join(DAILY_MODELS),
+        name="daily_dbt_models",
+        partitions_def=daily_partitions(settings),
+        backfill_policy=BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def daily_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        """silver snapshot and month-end KPIs over the partition window, with their dbt tests."""
+        window = window_dates(context.partition_time_window)
+        context.log.info(f"dbt build of {', '.join(DAILY_MODELS)} for {window[0]} .. {window[1]}")
+        yield from run_dbt(context, dbt, warehouse, dbt_args("build", dbt_vars(settings, window)), window)
+
+    def unpartitioned(select: str, name: str, command: str, doc: str):
+        @dbt_assets(
+            manifest=dbt_project.manifest_path,
+            project=dbt_project,
+            select=select,
+            name=name,
+            dagster_dbt_translator=translator,
+            pool=WAREHOUSE_POOL,
+        )
+        def _assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+            yield from run_dbt(context, dbt, warehouse, dbt_args(command, dbt_vars(settings)))
+
+        _assets.__doc__ = doc
+        return _assets
+
     return [
-        _unpartitioned_dbt(
-            "resource_type:seed",
-            "reference_seeds",
-            "Status labels and the KPI guardrail references (dbt seeds).",
-            # `dbt seed`, not `build`: tests that read a seed belong to the models they check
-            dbt_args=("seed",),
-        ),
-        _partitioned_dbt_model("tenant_room_snapshot_daily", settings),
-        _partitioned_dbt_model("kpi_month_end_metrics", settings),
-        _unpartitioned_dbt(
-            "kpi_reference_trace", "kpi_reference_trace", "One row of dashboard metadata, rebuilt after the KPI tables."
-        ),
+        # `dbt seed`, not `build`: tests that read a seed belong to the models they check
+        unpartitioned("resource_type:seed", "reference_seeds", "seed", "Status labels and the KPI guardrail references (dbt seeds)."),
+        daily_dbt_models,
+        unpartitioned("kpi_reference_trace", "kpi_reference_trace", "build", "One row of dashboard metadata, rebuilt after the KPI tables."),
     ]

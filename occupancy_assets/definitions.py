@@ -5,7 +5,7 @@ from dagster import Definitions
 from .automation import build_schedules, build_sensors
 from .checks import build_checks
 from .dbt_assets import build_dbt_assets
-from .jobs import build_jobs
+from .jobs import build_daily_job
 from .occupancy_metrics import build_occupancy_asset
 from .resources import build_resources
 from .settings import Settings
@@ -15,12 +15,13 @@ from .staging_assets import observe_staging
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything for one configuration; tests build their own with a temporary warehouse."""
     settings = settings or Settings.from_env()
+    daily_job = build_daily_job(settings)
     return Definitions(
         assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings)],
         asset_checks=build_checks(settings),
-        jobs=build_jobs(settings),
-        sensors=build_sensors(settings),
-        schedules=build_schedules(settings),
+        jobs=[daily_job],
+        sensors=build_sensors(settings, daily_job),
+        schedules=build_schedules(settings, daily_job),
         resources=build_resources(settings),
     )
 

@@ -1,62 +1,54 @@
-"""The three jobs the pipeline is made of, in dependency order.
+"""The one job of the daily pipeline (SPEC 10), and what a run of it selects.
 
-A Dagster run has one partition range, and the layers' partition sets differ (history ends
-today, occupancy reaches today + forward days), so one pipeline run is a sequence:
-
-1. `reference_data`: observe staging, load the dbt seeds (unpartitioned);
-2. `history`: silver + kpi_month_end_metrics over a date range (+ their checks);
-3. `projection`: occupancy_daily_metrics over [start, end + forward] + kpi_reference_trace (+ checks).
-
-A failing blocking check in step 2 fails that run, and step 3 is never started for it.
-
-Every job carries WRITER_TAG: dagster.yaml limits runs with that tag to one at a time, so runs
-launched through the queue (schedule, sensors, UI) wait for each other instead of colliding on
-the warehouse (docs/operating.md).
+`daily` holds every asset of the graph, partitioned by as-of date: staging observation, the seeds,
+silver + kpi_month_end_metrics (one `dbt build`), occupancy_daily_metrics, the trace, and every
+check. The schedule, the sensor, the CLI and the UI launch it for a partition key T (one day) or a
+range [A, B] (a backfill: one run, SPEC 10's single-run policy). Every step is in the `warehouse`
+pool (dagster.yaml: limit 1, run granularity), so runs from any launcher queue behind each other.
 """
 
-from functools import cache
+from __future__ import annotations
 
-from dagster import AssetKey, AssetSelection, define_asset_job
+from dagster import AssetKey, AssetSelection, DagsterInstance, define_asset_job, in_process_executor
 
-from .occupancy_metrics import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
-from .partitions import history_partitions, occupancy_partitions
+from .keys import DAILY_JOB, MONTH_END_KEY, OCCUPANCY_KEY, SEED_KEYS, SILVER_KEY, STAGING_KEYS, TRACE_KEY
+from .partitions import daily_partitions
 from .settings import Settings
-from .staging_assets import STAGING_KEYS
+from .warehouse import Warehouse
 
-SEED_KEYS = [AssetKey(["silver", "management_statuses"]), AssetKey(["gold", "kpi_references"])]
-TRACE_KEY = AssetKey(["gold", "kpi_reference_trace"])
-
-REFERENCE_JOB = "reference_data"
-HISTORY_JOB = "history"
-PROJECTION_JOB = "projection"
-
-#: Run tag limited to one in-progress run by dagster.yaml (concurrency > runs > tag_concurrency_limits).
-WRITER_TAG = "occupancy/warehouse-writer"
-WRITER_TAGS = {WRITER_TAG: "true"}
+#: The job's assets in pipeline order; the seeds are left out of a run whose seeds are current.
+PIPELINE_KEYS = (*STAGING_KEYS.values(), *SEED_KEYS, SILVER_KEY, MONTH_END_KEY, OCCUPANCY_KEY, TRACE_KEY)
 
 
-@cache
-def build_jobs(settings: Settings):
-    """Cached per settings: the sensors (automation.py) must target the very job objects in Definitions."""
-    return [
-        define_asset_job(
-            REFERENCE_JOB,
-            selection=AssetSelection.assets(*STAGING_KEYS.values(), *SEED_KEYS),
-            description="Observe the staging tables and load the reference seeds.",
-            tags=WRITER_TAGS,
+def build_daily_job(settings: Settings):
+    return define_asset_job(
+        DAILY_JOB,
+        selection=AssetSelection.assets(*PIPELINE_KEYS),
+        partitions_def=daily_partitions(settings),
+        # one process for the whole run: the steps run one after the other anyway (one DuckDB writer,
+        # the dbt build is one step), and a process per step would import the code location each time
+        executor_def=in_process_executor,
+        description=(
+            "The daily pipeline for as-of date T (a partition) or a range: staging observation, seeds, "
+            "silver + month-end KPIs (dbt), occupancy_daily_metrics with projections, the trace, all checks."
         ),
-        define_asset_job(
-            HISTORY_JOB,
-            selection=AssetSelection.assets(SILVER_KEY, MONTH_END_KEY),
-            partitions_def=history_partitions(settings),
-            description="silver snapshot and month-end KPIs for a date range, with their checks.",
-            tags=WRITER_TAGS,
-        ),
-        define_asset_job(
-            PROJECTION_JOB,
-            selection=AssetSelection.assets(OCCUPANCY_KEY, TRACE_KEY),
-            partitions_def=occupancy_partitions(settings),
-            description="occupancy_daily_metrics over a window (observed + projected) and the trace row.",
-            tags=WRITER_TAGS,
-        ),
-    ]
+    )
+
+
+def stale_seed_keys(instance: DagsterInstance, code_versions: dict[AssetKey, str | None], wh: Warehouse) -> list[AssetKey]:
+    """Seeds whose CSV changed since their last load (dagster-dbt's code version is the file's
+    checksum), never loaded in this instance, or missing from the warehouse."""
+    stale = []
+    for key in SEED_KEYS:
+        event = instance.get_latest_materialization_event(key)
+        loaded = event.asset_materialization.tags.get("dagster/code_version") if event and event.asset_materialization else None
+        layer, table = key.path
+        if loaded is None or loaded != code_versions.get(key) or not wh.table_exists(layer, table):
+            stale.append(key)
+    return stale
+
+
+def daily_selection(instance: DagsterInstance, code_versions: dict[AssetKey, str | None], wh: Warehouse) -> list[AssetKey]:
+    """The assets of one daily run: everything, the seeds only when they changed."""
+    stale = set(stale_seed_keys(instance, code_versions, wh))
+    return [key for key in PIPELINE_KEYS if key not in SEED_KEYS or key in stale]

@@ -1,8 +1,11 @@
 """gold.occupancy_daily_metrics: observed days plus chained projections (SPEC section 7).
 
-The database does the set-based counting (kpi_sql.py, a fixed number of statements per run);
-`build_daily_metrics` is a pure function that turns those counts into rows, so the KPI rules are
-unit-testable without a warehouse. A run replaces exactly its partition window, atomically.
+A partition is an as-of date T. Materializing the partition range [A, B] writes the observed rows
+[A - lookback, B] and, when B is (at or after) the latest snapshot, the projections from it; an
+older range writes observed rows only, so re-running history never touches projections or later
+observed days. The database does the set-based counting (kpi_sql.py, a fixed number of statements
+per run); `build_daily_metrics` is a pure function that turns those counts into rows, so the KPI
+rules are unit-testable without a warehouse. The window is replaced atomically.
 """
 
 
@@ -13,26 +16,20 @@ import sqlalchemy as sa
 from dagster import (
     AssetDep,
     AssetExecutionContext,
-    AssetKey,
     BackfillPolicy,
-    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
     asset,
 )
-from pydantic import Field
 
 from . import kpi_sql
-from .partitions import occupancy_partitions, window_dates
+from .keys import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY, WAREHOUSE_POOL
+from .partitions import daily_partitions, window_dates
 from .resources import WarehouseResource
-from .settings import Settings, today_jst
+from .settings import Settings
 from .warehouse import Warehouse
-
-OCCUPANCY_KEY = AssetKey(["gold", "occupancy_daily_metrics"])
-SILVER_KEY = AssetKey(["silver", "tenant_room_snapshot_daily"])
-MONTH_END_KEY = AssetKey(["gold", "kpi_month_end_metrics"])
 
 COLUMNS = [
     "snapshot_date",
@@ -65,21 +62,6 @@ occupancy_table = sa.Table(
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
 )
-
-
-class OccupancyRunConfig(Config):
-    """The old job's TARGET_DATE / LOOKBACK_DAYS / FORWARD_DAYS."""
-
-    target_date: str | None = Field(
-        default=None,
-        description="As-of bound (YYYY-MM-DD, JST). Default: the window's last date or today, whichever is earlier.",
-    )
-    lookback_days: int | None = Field(
-        default=None, description="Days before the target the daily pipeline recomputes (default OCCUPANCY_LOOKBACK_DAYS)."
-    )
-    forward_days: int | None = Field(
-        default=None, description="Projection horizon after as_of (default OCCUPANCY_FORWARD_DAYS)."
-    )
 
 
 def build_daily_metrics(
@@ -154,27 +136,31 @@ def build_daily_metrics(
 def compute_and_write(
     wh: Warehouse,
     *,
-    window_start: dt.date,
-    window_end: dt.date,
-    target_date: dt.date,
+    first_as_of: dt.date,
+    last_as_of: dt.date,
+    lookback_days: int,
     forward_days: int,
     now: dt.datetime | None = None,
-) -> tuple[pd.DataFrame, dt.date]:
-    """Compute the window and replace it in gold.occupancy_daily_metrics in one transaction."""
+) -> tuple[pd.DataFrame, dt.date, tuple[dt.date, dt.date]]:
+    """Compute the rows of the as-of range [first_as_of, last_as_of] and replace them in
+    gold.occupancy_daily_metrics in one transaction. Returns (rows, as_of, written window)."""
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     with wh.begin() as conn:
-        bounds = wh.read_sql(kpi_sql.AS_OF, {"target_date": target_date}, conn=conn).iloc[0]
+        bounds = wh.read_sql(kpi_sql.AS_OF, {"target_date": last_as_of}, conn=conn).iloc[0]
         if pd.isna(bounds["as_of_date"]):
-            raise ValueError(f"silver has no snapshot on or before {target_date}: nothing to compute from")
+            raise ValueError(f"silver has no snapshot on or before {last_as_of}: nothing to compute from")
         as_of = pd.Timestamp(bounds["as_of_date"]).date()
         first = pd.Timestamp(bounds["first_snapshot_date"]).date()
         latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()
-        if window_end > as_of and latest > as_of:
-            # projecting from an older as_of would overwrite days that have their own snapshot
-            raise ValueError(
-                f"the window {window_start}..{window_end} reaches past as_of {as_of}, but silver already has "
-                f"snapshots up to {latest}: end the window at {as_of}, or use a target date >= {latest}"
-            )
+        window_start = first_as_of - dt.timedelta(days=lookback_days)
+        if as_of == latest:
+            # the newest snapshot: observed rows, then its projections (a late dump: from the day before)
+            window_start = min(window_start, as_of)
+            window_end = as_of + dt.timedelta(days=forward_days)
+        else:
+            # an older range: observed rows only (none projected over a gap at its end); projections
+            # and later days stay as they are
+            window_end, forward_days = last_as_of, 0
         history = wh.read_sql(
             kpi_sql.HISTORY,
             {"start_date": min(window_start, as_of), "end_date": min(window_end, as_of)},
@@ -201,50 +187,68 @@ def compute_and_write(
         if len(rows):
             records = rows.astype(object).where(rows.notna(), None).to_dict("records")
             conn.execute(table.insert(), records)
-    return rows, as_of
+    return rows, as_of, (window_start, window_end)
+
+
+def partition_metadata(rows: pd.DataFrame, day: dt.date) -> dict:
+    """The KPIs of one as-of date, so the UI plots them by partition (None: no row that day)."""
+    row = rows.loc[rows["snapshot_date"] == day]
+    if row.empty:
+        return {}
+    row = row.iloc[0]
+    return {
+        "occupancy_rate": float(row["occupancy_rate"]),
+        "period_end_rooms": int(row["period_end_rooms"]),
+        "new_moveins": int(row["new_moveins"]),
+        "new_moveouts": int(row["new_moveouts"]),
+        "applications": None if pd.isna(row["applications"]) else int(row["applications"]),
+        "is_projection": bool(row["is_projection"]),
+    }
 
 
 def build_occupancy_asset(settings: Settings):
-    mapping = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+    # partition T reads the month-end rows (and silver) of [T - lookback, T]
+    lookback = TimeWindowPartitionMapping(start_offset=-settings.lookback_days, allow_nonexistent_upstream_partitions=True)
 
     @asset(
         key=OCCUPANCY_KEY,
         group_name="gold",
-        partitions_def=occupancy_partitions(settings),
+        partitions_def=daily_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),
-        deps=[AssetDep(SILVER_KEY, partition_mapping=mapping), AssetDep(MONTH_END_KEY, partition_mapping=mapping)],
+        deps=[AssetDep(SILVER_KEY, partition_mapping=lookback), AssetDep(MONTH_END_KEY, partition_mapping=lookback)],
         kinds={"python", "sql"},
-        description="Daily applications, move-ins, move-outs and occupancy, observed and projected (SPEC 7).",
+        pool=WAREHOUSE_POOL,
+        description=(
+            "Daily applications, move-ins, move-outs and occupancy (SPEC 7). Partition = as-of date T: "
+            f"observed rows [T - {settings.lookback_days}, T], and from the newest snapshot the "
+            f"{settings.forward_days} projected days after it."
+        ),
     )
-    def occupancy_daily_metrics(
-        context: AssetExecutionContext, config: OccupancyRunConfig, warehouse: WarehouseResource
-    ) -> MaterializeResult:
-        window_start, window_end = window_dates(context.partition_time_window)
-        target = dt.date.fromisoformat(config.target_date) if config.target_date else min(window_end, today_jst())
-        forward = config.forward_days if config.forward_days is not None else settings.forward_days
+    def occupancy_daily_metrics(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        first_as_of, last_as_of = window_dates(context.partition_time_window)
         try:
-            rows, as_of = compute_and_write(
+            rows, as_of, (start, end) = compute_and_write(
                 warehouse.warehouse(),
-                window_start=window_start,
-                window_end=window_end,
-                target_date=target,
-                forward_days=forward,
+                first_as_of=first_as_of,
+                last_as_of=last_as_of,
+                lookback_days=settings.lookback_days,
+                forward_days=settings.forward_days,
             )
         except ValueError as err:
             raise Failure(description=str(err)) from err
+        for key in context.partition_keys:
+            values = partition_metadata(rows, dt.date.fromisoformat(key))
+            if values:
+                context.add_asset_metadata({k: v for k, v in values.items() if v is not None}, partition_key=key)
         observed = rows[rows["is_projection"] == 0]
-        latest = observed.iloc[-1] if len(observed) else None
         last = rows.iloc[-1] if len(rows) else None
         metadata = {
-            "window_start": str(window_start),
-            "window_end": str(window_end),
-            "target_date": str(target),
             "as_of": str(as_of),
+            "window_start": str(start),
+            "window_end": str(end),
             "rows_written": len(rows),
             "observed_rows": len(observed),
             "projected_rows": len(rows) - len(observed),
-            "latest_occupancy_rate": float(latest["occupancy_rate"]) if latest is not None else None,
-            "latest_period_end_rooms": int(latest["period_end_rooms"]) if latest is not None else None,
             "horizon_end": str(last["snapshot_date"]) if last is not None else None,
             "horizon_occupancy_rate": float(last["occupancy_rate"]) if last is not None else None,
             "preview": MetadataValue.md(rows.tail(10).to_markdown(index=False)) if len(rows) else None,

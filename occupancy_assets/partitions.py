@@ -1,7 +1,8 @@
-"""Daily partitions in Asia/Tokyo (SPEC section 10).
+"""The one daily partitions definition (SPEC 10): Asia/Tokyo calendar days from the history start
+through today, shared by silver, kpi_month_end_metrics and occupancy_daily_metrics.
 
-History assets (silver, kpi_month_end_metrics) run up to today; the occupancy asset reaches
-today + forward days so projections are partitions too.
+A partition of occupancy_daily_metrics is an as-of date T (SPEC 7): its projections reach past
+the last partition, so the forward days are rows, not partitions.
 """
 
 from __future__ import annotations
@@ -16,19 +17,10 @@ TIMEZONE = "Asia/Tokyo"
 DATE_FORMAT = "%Y-%m-%d"
 
 
-def history_partitions(settings: Settings) -> DailyPartitionsDefinition:
+def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
     # end_offset=1: today's partition exists although the JST day has not ended (the dump lands in the morning)
     return DailyPartitionsDefinition(
         start_date=settings.history_start.isoformat(), timezone=TIMEZONE, fmt=DATE_FORMAT, end_offset=1
-    )
-
-
-def occupancy_partitions(settings: Settings) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(
-        start_date=settings.history_start.isoformat(),
-        timezone=TIMEZONE,
-        fmt=DATE_FORMAT,
-        end_offset=1 + settings.forward_days,
     )
 
 
@@ -37,5 +29,9 @@ def window_dates(window: TimeWindow) -> tuple[dt.date, dt.date]:
     return window.start.date(), (window.end - dt.timedelta(days=1)).date()
 
 
+def partition_key(day: dt.date) -> str:
+    return day.strftime(DATE_FORMAT)
+
+
 def key_range(start: dt.date, end: dt.date) -> PartitionKeyRange:
-    return PartitionKeyRange(start.strftime(DATE_FORMAT), end.strftime(DATE_FORMAT))
+    return PartitionKeyRange(partition_key(start), partition_key(end))

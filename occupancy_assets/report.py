@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from .settings import Settings
-from .resources import warehouse_resource
+from .resources import open_warehouse
 
 LATEST_KPI = """
-SELECT snapshot_date, occupancy_room_count_0000, occupancy_room_count_eod, total_physical_rooms,
+SELECT as_of_date, occupancy_room_count_0000, occupancy_room_count_eod, total_physical_rooms,
        occupancy_rate, rent_jpy, revpar_jpy, recpar_cash_jpy
 FROM {gold}.kpi_month_end_metrics
-WHERE snapshot_date = (SELECT MAX(snapshot_date) FROM {gold}.kpi_month_end_metrics)
+WHERE as_of_date = (SELECT MAX(as_of_date) FROM {gold}.kpi_month_end_metrics)
 """
 
 PROJECTION = """
@@ -21,19 +21,19 @@ ORDER BY snapshot_date
 
 
 def print_kpi_card(settings: Settings) -> None:
-    wh = warehouse_resource(settings).warehouse()
+    wh = open_warehouse(settings)
     latest = wh.read_sql(LATEST_KPI)
     if latest.empty:
         print("no KPI rows yet")
         return
     k = latest.iloc[0]
     print()
-    print(f"KPI card, {k.snapshot_date}")
+    print(f"KPI card, {k.as_of_date}")
     print(f"  occupancy   {float(k.occupancy_rate):.1%}  ({int(k.occupancy_room_count_eod):,} of {int(k.total_physical_rooms):,} rooms at end of day)")
     print(f"  RENT        {int(k.rent_jpy):>8,} JPY")
     print(f"  RevPAR      {int(k.revpar_jpy):>8,} JPY")
     print(f"  RecPAR cash {int(k.recpar_cash_jpy):>8,} JPY")
-    projection = wh.read_sql(PROJECTION, {"as_of": k.snapshot_date})
+    projection = wh.read_sql(PROJECTION, {"as_of": k.as_of_date})
     if not projection.empty:
         picks = projection.iloc[[i for i in (0, 29, 59, 89, len(projection) - 1) if i < len(projection)]].drop_duplicates()
         glance = ", ".join(f"{r.snapshot_date}: {float(r.occupancy_rate):.1%}" for r in picks.itertuples())

@@ -1,8 +1,15 @@
-"""Dagster resources: the warehouse (DuckDB or MySQL/Aurora) and dbt."""
+"""Dagster resources: the warehouse (DuckDB or MySQL/Aurora) and dbt.
+
+Secrets never reach the UI: a warehouse URL taken from OCCUPANCY_WAREHOUSE_URL is passed as
+`EnvVar`, so the resource view shows the variable's name, not the URL (which may hold a password);
+Aurora credentials are fetched from Secrets Manager at run time by a nested dagster-aws resource
+and only ever held in memory.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,13 +23,15 @@ from .dbt_project import dbt_project
 from .settings import Settings
 from .warehouse import Warehouse
 
+WAREHOUSE_URL_ENV = "OCCUPANCY_WAREHOUSE_URL"
+
 
 class WarehouseResource(ConfigurableResource):
     """Where the three layers live.
 
-    Either `url` (any SQLAlchemy URL, SPEC section 2) or, in production, an Aurora endpoint
-    whose credentials come from AWS Secrets Manager (JSON keys `username`, `password`); the
-    password is only ever held in memory and never logged.
+    Either `url` (any SQLAlchemy URL, SPEC section 2) or, in production, an Aurora endpoint whose
+    credentials (JSON keys `username`, `password`) come from AWS Secrets Manager through the nested
+    `secrets_manager` resource (tests pass one that talks to a local AWS API server).
     """
 
     url: str | None = None
@@ -30,7 +39,7 @@ class WarehouseResource(ConfigurableResource):
     aurora_endpoint: str | None = None
     aurora_port: int = 3306
     aurora_secret_arn: str | None = None
-    aws_region: str | None = None
+    secrets_manager: SecretsManagerResource | None = None
 
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
@@ -43,13 +52,11 @@ class WarehouseResource(ConfigurableResource):
         if self.aurora_secret_arn:
             if not self.aurora_endpoint:
                 raise ValueError("AURORA_SECRET_ARN is set but AURORA_ENDPOINT is not")
-            secrets = SecretsManagerResource(region_name=self.aws_region)
-            secret = json.loads(
-                secrets.get_client().get_secret_value(SecretId=self.aurora_secret_arn)["SecretString"]
-            )
-            return aurora_url(self.aurora_endpoint, self.aurora_port, secret)
+            secrets = self.secrets_manager or SecretsManagerResource()
+            response = secrets.get_client().get_secret_value(SecretId=self.aurora_secret_arn)
+            return aurora_url(self.aurora_endpoint, self.aurora_port, json.loads(response["SecretString"]))
         if not self.url:
-            raise ValueError("set OCCUPANCY_WAREHOUSE_URL (or the AURORA_* variables)")
+            raise ValueError(f"set {WAREHOUSE_URL_ENV} (or the AURORA_* variables)")
         return self.url
 
 
@@ -62,7 +69,9 @@ def aurora_url(endpoint: str, port: int, secret: dict) -> URL:
         raise ValueError(f"the Aurora secret has no {missing} key (expected 'username' and 'password')") from None
 
 
-def warehouse_resource(settings: Settings | None = None) -> WarehouseResource:
+def warehouse_resource(settings: Settings | None = None, *, for_ui: bool = True) -> WarehouseResource:
+    """The resource for `Definitions`; with `for_ui`, a URL that came from the environment stays an
+    `EnvVar` (the UI shows the variable's name, never the URL)."""
     settings = settings or Settings.from_env()
     if settings.aurora_secret_arn:
         return WarehouseResource(
@@ -70,9 +79,16 @@ def warehouse_resource(settings: Settings | None = None) -> WarehouseResource:
             aurora_endpoint=settings.aurora_endpoint,
             aurora_port=settings.aurora_port,
             aurora_secret_arn=settings.aurora_secret_arn,
-            aws_region=settings.aws_region,
+            secrets_manager=SecretsManagerResource(region_name=settings.aws_region),
         )
-    return WarehouseResource(url=settings.warehouse_url, schema_prefix=settings.schema_prefix)
+    from_env = for_ui and os.environ.get(WAREHOUSE_URL_ENV) == settings.warehouse_url
+    url = EnvVar(WAREHOUSE_URL_ENV) if from_env else settings.warehouse_url
+    return WarehouseResource(url=url, schema_prefix=settings.schema_prefix)
+
+
+def open_warehouse(settings: Settings | None = None) -> Warehouse:
+    """The warehouse outside a run (CLI, status): the same resource, with its values resolved."""
+    return warehouse_resource(settings, for_ui=False).warehouse()
 
 
 def dbt_resource() -> DbtCliResource:

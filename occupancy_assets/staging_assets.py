@@ -4,13 +4,13 @@
 import datetime as dt
 
 import pandas as pd
-from dagster import AssetKey, AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
+from dagster import AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
 
+from .keys import STAGING_KEYS
 from .resources import WarehouseResource
+from .settings import today_jst
 from .staging_tables import STAGING_TABLES
 from .warehouse import Warehouse
-
-STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLES}
 
 _DESCRIPTIONS = {
     "tenant_daily_snapshots": "Every tenant's management status on each day a dump was taken.",
@@ -29,15 +29,19 @@ _OBSERVE_SQL["tenant_daily_snapshots"] = (
 )
 
 
-#: Cheap on both backends: MAX over the (snapshot_date) index / DuckDB zone maps.
-LATEST_SNAPSHOT = "SELECT MAX(snapshot_date) AS latest_snapshot_date FROM {staging}.tenant_daily_snapshots"
+#: Cheap on both backends: MAX over the (snapshot_date) index / DuckDB zone maps. Dumps dated after
+#: :up_to (today) never count as the latest: a future-dated row must not blind the automation.
+LATEST_SNAPSHOT = (
+    "SELECT MAX(snapshot_date) AS latest_snapshot_date FROM {staging}.tenant_daily_snapshots "
+    "WHERE snapshot_date <= :up_to"
+)
 
 
-def latest_snapshot_date(wh: Warehouse) -> dt.date | None:
-    """Newest dump date in staging (None: table missing or empty)."""
+def latest_snapshot_date(wh: Warehouse, up_to: dt.date | None = None) -> dt.date | None:
+    """Newest dump date in staging on or before `up_to` (default: today, JST); None: table missing or empty."""
     if not wh.table_exists("staging", "tenant_daily_snapshots"):
         return None
-    value = wh.read_sql(LATEST_SNAPSHOT).iloc[0]["latest_snapshot_date"]
+    value = wh.read_sql(LATEST_SNAPSHOT, {"up_to": up_to or today_jst()}).iloc[0]["latest_snapshot_date"]
     return None if pd.isna(value) else pd.Timestamp(value).date()
 
 

@@ -18,20 +18,20 @@ from typing import TextIO
 import pandas as pd
 
 from .settings import Settings, today_jst
-from .resources import warehouse_resource
+from .resources import open_warehouse
 from .warehouse import Warehouse
 
-#: (label, layer, table, column of the last write) of the tables whose coverage `status` reports.
+#: (label, layer, table, date key, column of the last write) of the tables whose coverage `status` reports.
 COVERED_TABLES = (
-    ("silver", "silver", "tenant_room_snapshot_daily", "loaded_at"),
-    ("kpi", "gold", "kpi_month_end_metrics", "generated_at"),
-    ("occupancy", "gold", "occupancy_daily_metrics", "updated_at"),
+    ("silver", "silver", "tenant_room_snapshot_daily", "snapshot_date", "loaded_at"),
+    ("kpi", "gold", "kpi_month_end_metrics", "as_of_date", "generated_at"),
+    ("occupancy", "gold", "occupancy_daily_metrics", "snapshot_date", "updated_at"),
 )
 
 #: Date range, number of dates and last write of one table ({table}, {updated} filled in from COVERED_TABLES).
 TABLE_COVERAGE = """
-SELECT MIN(snapshot_date) AS first_date, MAX(snapshot_date) AS last_date,
-       COUNT(DISTINCT snapshot_date) AS dates, MAX({updated}) AS last_update
+SELECT MIN({key}) AS first_date, MAX({key}) AS last_date,
+       COUNT(DISTINCT {key}) AS dates, MAX({updated}) AS last_update
 FROM {table}
 """
 
@@ -46,7 +46,7 @@ FROM {gold}.occupancy_daily_metrics
 
 #: Dates with a kpi_month_end_metrics row (one row per date): compared with the staging dumps.
 KPI_DATES = """
-SELECT snapshot_date FROM {gold}.kpi_month_end_metrics WHERE snapshot_date >= :from_date
+SELECT as_of_date FROM {gold}.kpi_month_end_metrics WHERE as_of_date >= :from_date
 """
 
 #: The trace row (dashboard metadata): when it was built and from which KPI date.
@@ -126,13 +126,13 @@ def collect_status(
 
     today = today or today_jst()
     report = StatusReport(today=today, warehouse=repr(wh), coverage={})
-    for label, layer, table, updated in COVERED_TABLES:
+    for label, layer, table, key, updated in COVERED_TABLES:
         name = f"{layer}.{table}"
         if not wh.table_exists(layer, table):
             report.coverage[label] = Coverage(name, exists=False)
             report.attention.append(f"{name} does not exist: run a backfill (occupancy-kpi backfill)")
             continue
-        row = wh.read_sql(TABLE_COVERAGE.format(table="{" + layer + "}." + table, updated=updated)).iloc[0]
+        row = wh.read_sql(TABLE_COVERAGE.format(table="{" + layer + "}." + table, key=key, updated=updated)).iloc[0]
         report.coverage[label] = Coverage(
             name, _date(row["first_date"]), _date(row["last_date"]), int(row["dates"] or 0), row["last_update"]
         )
@@ -173,7 +173,7 @@ def collect_status(
         if report.gaps:
             report.attention.append(f"{len(report.gaps)} gap(s): dates without a staging dump inside the history")
         if kpi_cov.exists:
-            built = {_date(v) for v in wh.read_sql(KPI_DATES, {"from_date": settings.history_start})["snapshot_date"]}
+            built = {_date(v) for v in wh.read_sql(KPI_DATES, {"from_date": settings.history_start})["as_of_date"]}
             report.unbuilt = sorted(d for d in dumps if d <= today and d not in built)
             if report.unbuilt:
                 report.attention.append(
@@ -289,7 +289,7 @@ def run_status(
     settings: Settings, *, today: dt.date | None = None, instance=None, check_keys=None, out: TextIO | None = None
 ) -> int:
     """Print the status report; exit code 1 when something needs attention."""
-    wh = warehouse_resource(settings).warehouse()
+    wh = open_warehouse(settings)
     report = collect_status(wh, settings, today=today, instance=instance, check_keys=check_keys)
     print(format_status(report), file=out or sys.stdout)
     return 0 if report.ok else 1
@@ -371,7 +371,7 @@ def format_verify(report: VerifyReport) -> str:
 
 def run_verify(settings: Settings, *, out: TextIO | None = None) -> int:
     """Print the sign-off; exit code 0 only on PASS."""
-    wh = warehouse_resource(settings).warehouse()
+    wh = open_warehouse(settings)
     report = collect_verify(wh)
     print(format_verify(report), file=out or sys.stdout)
     return 0 if report.passed else 1

@@ -23,6 +23,9 @@ from sqlalchemy.pool import NullPool
 
 from .settings import LAYERS
 
+#: Where dbt stores the failing rows of its tests (dbt_project.yml `+store_failures`), after the prefix.
+AUDIT_SCHEMA = "dbt_test__audit"
+
 #: Environment variables the dbt profile (dbt_project/profiles.yml) reads.
 DBT_PASSWORD_ENV = "DBT_ENV_SECRET_OCCUPANCY_MYSQL_PASSWORD"  # DBT_ENV_SECRET_* is scrubbed from dbt logs
 
@@ -170,11 +173,11 @@ class Warehouse:
                 conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self._quote(self.schema(layer))}"))
 
     def drop_schemas(self) -> None:
-        """Drop all three layers (tests and `demo-data --fresh` only)."""
+        """Drop all three layers and dbt's stored test failures (tests only)."""
         with self.engine.begin() as conn:
-            for layer in LAYERS:
+            for schema in [*(self.schema(layer) for layer in LAYERS), self.schema_prefix + AUDIT_SCHEMA]:
                 cascade = " CASCADE" if self.dialect == "duckdb" else ""
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self._quote(self.schema(layer))}{cascade}"))
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self._quote(schema)}{cascade}"))
 
     def table_exists(self, layer: str, name: str) -> bool:
         return bool(self.columns(layer, name))

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from occupancy_assets.settings import Settings
+from dagster._core.instance.ref import InstanceRef
+
+from occupancy_assets.settings import LAYERS, Settings
 from occupancy_assets.staging_tables import STAGING_TABLES
 from occupancy_assets.warehouse import Warehouse
 
@@ -88,20 +92,40 @@ def load_staging(wh: Warehouse, frames) -> None:
     wh.replace_tables("staging", STAGING_TABLES, frames)
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)])
-def example_warehouse(request, tmp_path_factory):
-    """SPEC 12's worked example in staging, then the whole pipeline backfilled over it once.
+def copy_warehouse(source: Warehouse, new_prefix: str, tmp_dir) -> Warehouse:
+    """A copy of a built warehouse: the DuckDB file, or on MySQL every table of the prefix's
+    databases under a new prefix (CREATE TABLE LIKE keeps the indexes)."""
+    if source.dialect == "duckdb":
+        target = Path(tmp_dir) / "warehouse.duckdb"
+        shutil.copyfile(source.duckdb_path, target)
+        return Warehouse(f"duckdb:///{target}", "")
+    copy = Warehouse(source.url, new_prefix)
+    copy.ensure_schemas()
+    with source.engine.begin() as conn:
+        for layer in LAYERS:
+            tables = conn.execute(
+                sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
+                {"s": source.schema(layer)},
+            ).scalars().all()
+            for table in tables:
+                old, new = f"`{source.schema(layer)}`.`{table}`", f"`{copy.schema(layer)}`.`{table}`"
+                conn.execute(sa.text(f"CREATE TABLE {new} LIKE {old}"))
+                conn.execute(sa.text(f"INSERT INTO {new} SELECT * FROM {old}"))
+    return copy
 
-    Yields (warehouse, settings, definitions, instance); module-scoped because a pipeline run
-    costs a few dbt invocations.
-    """
+
+@pytest.fixture(scope="session", params=["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)])
+def built_example(request, tmp_path_factory):
+    """SPEC 12's worked example in staging, and the daily job backfilled over it once per test
+    session and backend (dbt starts as few times as possible); modules get copies."""
     from dagster import DagsterInstance
 
-    from occupancy_assets import pipeline
     from occupancy_assets.definitions import build_definitions
+    from occupancy_assets.launch import run_daily_job
 
     from .worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
 
+    home = tmp_path_factory.mktemp("example-instance")
     if request.param == "duckdb":
         url, prefix = f"duckdb:///{tmp_path_factory.mktemp('example') / 'warehouse.duckdb'}", ""
     else:
@@ -109,10 +133,28 @@ def example_warehouse(request, tmp_path_factory):
     wh = Warehouse(url, prefix)
     load_staging(wh, staging_frames())
     settings = make_settings(url, prefix)
-    defs = build_definitions(settings)
-    instance = DagsterInstance.ephemeral()
-    outcomes = pipeline.backfill(defs, settings, instance, SNAPSHOT_DATES[0], AS_OF)
-    assert [o.success for o in outcomes] == [True, True, True], [o.describe() for o in outcomes]
-    yield wh, settings, defs, instance
+    with DagsterInstance.local_temp(str(home)) as instance:
+        outcome = run_daily_job(build_definitions(settings), instance, wh, SNAPSHOT_DATES[0], AS_OF, say=lambda _: None)
+        assert outcome.success, outcome.describe()
+    yield wh, home
     if prefix:
+        wh.drop_schemas()
+
+
+@pytest.fixture(scope="module")
+def example_warehouse(built_example, tmp_path_factory):
+    """A module's own copy of the built worked example: (warehouse, settings, definitions, instance),
+    the instance holding the build's run (its check results)."""
+    from dagster import DagsterInstance
+
+    from occupancy_assets.definitions import build_definitions
+
+    source, home = built_example
+    tmp = tmp_path_factory.mktemp("example-copy")
+    wh = copy_warehouse(source, f"t{uuid.uuid4().hex[:8]}_" if source.dialect == "mysql" else "", tmp)
+    shutil.copytree(home, tmp / "instance")
+    settings = make_settings(wh.url.render_as_string(hide_password=False), wh.schema_prefix)
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp / "instance"))) as instance:
+        yield wh, settings, build_definitions(settings), instance
+    if wh.schema_prefix:
         wh.drop_schemas()

@@ -52,3 +52,23 @@ def built_rows(wh) -> dict[str, pd.DataFrame]:
         frame = frame.drop(columns=[c for c in ("loaded_at", "generated_at", "updated_at") if c in frame])
         out[name] = frame.astype(str).sort_values(list(frame.columns[:4])).reset_index(drop=True)
     return out
+
+
+def run_assets(defs, instance, keys, start: dt.date, end: dt.date | None = None):
+    """One run of the daily job restricted to `keys` over the as-of range [start, end]: what a UI
+    "Materialize selected" of those assets does. Returns launch.RunOutcome."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from occupancy_assets.keys import DAILY_JOB
+    from occupancy_assets.launch import summarize
+
+    end = end or start
+    job = defs.resolve_job_def(DAILY_JOB)
+    if start == end:
+        result = job.execute_in_process(
+            instance=instance, partition_key=start.isoformat(), asset_selection=list(keys), raise_on_error=False
+        )
+    else:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
+        result = job.execute_in_process(instance=instance, tags=tags, asset_selection=list(keys), raise_on_error=False)
+    return summarize(instance, result.run_id, (start, end))

@@ -1,11 +1,13 @@
-"""One writer at a time: the run queue (dagster.yaml + the jobs' writer tag), the warehouse's wait for
-a lock held by another process (DuckDB file lock, MySQL writer lock), and two real daily pipelines
-started at once on one DuckDB file.
+"""One writer at a time: the `warehouse` pool of every step (dagster.yaml: limit 1, run granularity)
+with the real daemon queueing runs behind each other, the warehouse's wait for a lock held by
+another process (DuckDB file lock, MySQL writer lock), and two `occupancy-kpi daily` processes for
+the same date started at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -19,45 +21,94 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
-from dagster import DagsterInstance
-from dagster._core.test_utils import create_run_for_test
-from dagster._utils.tags import TagConcurrencyLimitsCounter
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.instance.ref import InstanceRef
 
-from occupancy_assets.jobs import WRITER_TAG, WRITER_TAGS, build_jobs
+from occupancy_assets.definitions import build_definitions
+from occupancy_assets.keys import DAILY_JOB, OCCUPANCY_KEY, WAREHOUSE_POOL
 from occupancy_assets.settings import REPO_ROOT
 from occupancy_assets.warehouse import Warehouse, WarehouseLockedError
 
 from .conftest import make_settings
-from .helpers import built_rows
+from .helpers import built_rows, run_assets
 
 VENV_BIN = Path(sys.executable).parent
 
 
-# -- the run queue -------------------------------------------------------------------------------
+def _instance_at(home: Path) -> DagsterInstance:
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
 
 
-def test_dagster_yaml_queues_writer_runs_one_at_a_time(tmp_path, monkeypatch):
+def _home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME as `make` installs it: the repo's dagster.yaml, storage created once."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    _instance_at(home).dispose()  # two processes creating the SQLite schema at once would race
+    return home
+
+
+def _env(settings, path: Path, home: Path) -> dict:
+    return {
+        **os.environ,
+        "OCCUPANCY_WAREHOUSE_URL": f"duckdb:///{path}",
+        "OCCUPANCY_HISTORY_START": settings.history_start.isoformat(),
+        "OCCUPANCY_FORWARD_DAYS": str(settings.forward_days),
+        "OCCUPANCY_LOOKBACK_DAYS": str(settings.lookback_days),
+        "DAGSTER_HOME": str(home),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+# -- the pool ----------------------------------------------------------------------------------------
+
+
+def test_every_step_of_the_daily_job_is_in_the_warehouse_pool_and_the_pool_admits_one_run():
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    assert config["concurrency"]["runs"]["tag_concurrency_limits"] == [{"key": WRITER_TAG, "limit": 1}]
-    for job in build_jobs(make_settings("duckdb:///unused.duckdb")):
-        assert job.tags == WRITER_TAGS, job.name
+    assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
+    job = build_definitions(make_settings("duckdb:///unused.duckdb")).resolve_job_def(DAILY_JOB)
+    pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}
+    # the staging observation only counts rows; every other step writes or scans the warehouse
+    assert {name for name, pool in pools.items() if pool != WAREHOUSE_POOL} <= {"observe_staging"}, pools
 
-    # the instance made from it (as `make` / the CLI install it) queues runs with that limit
-    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    instance = DagsterInstance.get()
+
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
+def test_the_daemon_queues_a_second_run_until_the_first_has_finished(example_warehouse, tmp_path):
+    """Two runs of the daily job submitted at once (as the UI, a schedule or a backfill would): the
+    real daemon starts one, keeps the other QUEUED until it is done, and both succeed."""
+    wh, settings, *_ = example_warehouse
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(wh.duckdb_path, path)
+    home = _home(tmp_path)
+    env = _env(settings, path, home)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
+                         f"      working_directory: {REPO_ROOT}\n")
+    daemon = subprocess.Popen([str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-        writing = create_run_for_test(instance, job_name="history", tags=WRITER_TAGS)
-        counter = TagConcurrencyLimitsCounter(limits, [writing])
-        queued_writer = create_run_for_test(instance, job_name="projection", tags=WRITER_TAGS)
-        other = create_run_for_test(instance, job_name="something_else")
-        assert counter.is_blocked(queued_writer)  # waits in the queue while `history` runs
-        assert not counter.is_blocked(other)
-        assert not TagConcurrencyLimitsCounter(limits, []).is_blocked(queued_writer)
-    finally:
+        # (the daemon's staging sensor may start a run of its own: the pool queues it too)
+        for day in ("2026-01-31", "2026-02-01"):
+            tags = json.dumps({"dagster/partition": day, "test/launched": "cli"})
+            subprocess.run([str(VENV_BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", DAILY_JOB,
+                            "--tags", tags], env=env, cwd=tmp_path, check=True, capture_output=True)
+        instance = _instance_at(home)
+        seen_waiting, both_started = False, False
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            every = [run.status for run in instance.get_runs(filters=RunsFilter(job_name=DAILY_JOB))]
+            both_started |= every.count(DagsterRunStatus.STARTED) > 1
+            statuses = [run.status for run in instance.get_runs(filters=RunsFilter(tags={"test/launched": "cli"}))]
+            seen_waiting |= DagsterRunStatus.STARTED in every and DagsterRunStatus.QUEUED in statuses
+            if all(s in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE) for s in statuses):
+                break
+            time.sleep(0.5)
+        assert statuses == [DagsterRunStatus.SUCCESS] * 2, statuses
+        assert seen_waiting and not both_started
         instance.dispose()
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
 
 
 # -- waiting for another process's lock ------------------------------------------------------------
@@ -110,26 +161,23 @@ def test_duckdb_lock_released_in_time_is_waited_for(tmp_path):
 
 def test_a_run_that_cannot_get_the_file_fails_with_the_reason(tmp_path, monkeypatch):
     """What `occupancy-kpi daily` prints when another process keeps the file past the wait."""
-    from occupancy_assets import pipeline, warehouse
-    from occupancy_assets.definitions import build_definitions
+    from dagster import DagsterInstance as Instance
+
+    from occupancy_assets import warehouse
 
     path = tmp_path / "warehouse.duckdb"
     holder = _hold_duckdb(path, 60)
     monkeypatch.setattr(warehouse, "LOCK_WAIT_SECONDS", 1)
     try:
         settings = make_settings(f"duckdb:///{path}")
-        target = settings.history_start + dt.timedelta(days=2)
-        outcome = pipeline.run_job(
-            build_definitions(settings), "projection", DagsterInstance.ephemeral(),
-            (settings.history_start, target + dt.timedelta(days=settings.forward_days)),
-            pipeline.projection_config(target, settings),
-        )
+        outcome = run_assets(build_definitions(settings), Instance.ephemeral(), [OCCUPANCY_KEY], settings.history_start)
     finally:
         holder.kill()
         holder.wait()
     assert not outcome.success
-    assert f"is locked by another process (PID {holder.pid})" in outcome.error
-    assert outcome.describe().splitlines()[1].strip() == outcome.error
+    (error,) = outcome.errors
+    assert f"is locked by another process (PID {holder.pid})" in error
+    assert f"  error: {error}" in outcome.describe()
 
 
 @pytest.mark.mysql
@@ -150,64 +198,41 @@ def test_mysql_writes_to_one_prefix_take_turns(mysql_url):
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
 
 
-# -- two daily pipelines at once -------------------------------------------------------------------
+# -- two `occupancy-kpi daily` for one date at once ------------------------------------------------
 
 RUN_ID = re.compile(r"\[run ([0-9a-f]{8})\]")
 
 
-@pytest.mark.parametrize("example_warehouse", ["duckdb"], indirect=True)
-def test_two_daily_pipelines_on_one_duckdb_file_serialize(example_warehouse, tmp_path):
-    """`occupancy-kpi daily` twice, started together on one file: both succeed (each waits for the
-    other's hold on the file), they really overlapped, and the rows are the worked example's."""
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
+def test_two_daily_processes_for_one_date_give_one_run(example_warehouse, tmp_path):
+    """`occupancy-kpi daily` twice, started together: one runs the job for 2026-02-01, the other waits
+    for it and reports that run; one materialization of the date, and the worked example's rows."""
     wh, settings, *_ = example_warehouse
     expected = built_rows(wh)
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(wh.duckdb_path, path)
-    env = {
-        **os.environ,
-        "OCCUPANCY_WAREHOUSE_URL": f"duckdb:///{path}",
-        "OCCUPANCY_HISTORY_START": settings.history_start.isoformat(),
-        "OCCUPANCY_FORWARD_DAYS": str(settings.forward_days),
-        "OCCUPANCY_LOOKBACK_DAYS": str(settings.lookback_days),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),  # created below
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    # an existing instance, as on any machine that ran `make`: two processes creating the SQLite
-    # storage at the same moment would race on its schema migration, which is not under test here
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    _instance_at(home).dispose()
+    home = _home(tmp_path)
     command = [str(VENV_BIN / "occupancy-kpi"), "daily", "--target-date", "2026-02-01"]
     procs = [
-        subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(command, env=_env(settings, path, home), cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
         for _ in range(2)
     ]
     outputs = [proc.communicate(timeout=900)[0] for proc in procs]
     for proc, output in zip(procs, outputs):
         assert proc.returncode == 0, output
-        assert output.count(": ok ") == 3, output
+        assert "daily 2026-02-01: ok" in output, output
+    assert sum("(launched by another process)" in output for output in outputs) == 1
+    assert len({RUN_ID.search(output).group(1) for output in outputs}) == 1
 
-    # they overlapped: each one's first run started before the other's last run ended
-    home_instance = _instance_at(home)
+    instance = _instance_at(home)
     try:
-        spans = []
-        for output in outputs:
-            ids = RUN_ID.findall(output)
-            records = [r for r in home_instance.get_run_records() if r.dagster_run.run_id[:8] in ids]
-            assert len(records) == 3
-            spans.append((min(r.start_time for r in records), max(r.end_time for r in records)))
-        (a_start, a_end), (b_start, b_end) = spans
-        assert a_start < b_end and b_start < a_end, spans
+        assert len(instance.get_runs(filters=RunsFilter(job_name=DAILY_JOB))) == 1
+        materializations = instance.fetch_materializations(OCCUPANCY_KEY, limit=10).records
+        assert [m.partition_key for m in materializations] == ["2026-02-01"]
     finally:
-        home_instance.dispose()
+        instance.dispose()
 
     result = built_rows(Warehouse(f"duckdb:///{path}"))
     for name in expected:
         pd.testing.assert_frame_equal(result[name], expected[name])
-
-
-def _instance_at(home: Path) -> DagsterInstance:
-    from dagster._core.instance.ref import InstanceRef
-
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))

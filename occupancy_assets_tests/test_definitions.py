@@ -1,63 +1,91 @@
-from dagster import AssetKey, Definitions
+"""The code location at a glance: a snapshot of what `build_definitions` declares (asset keys and
+groups, partitions, backfill policies, dependencies and their partition mappings, checks with their
+blocking flag, the job, schedule, sensor and pools), compared with definitions_snapshot.json.
 
-from occupancy_assets.dbt_assets import dbt_build_args
-from occupancy_assets.definitions import build_definitions, defs
+A deliberate change: `UPDATE_SNAPSHOT=1 pytest occupancy_assets_tests/test_definitions.py`, then
+review the diff of the JSON file like any other change.
+"""
 
 import datetime as dt
 import json
+import os
+from pathlib import Path
 
-import pytest
+from dagster import Definitions
 
-STAGING = ["tenant_daily_snapshots", "tenants", "movings", "apartments", "rooms"]
+from occupancy_assets.dbt_assets import dbt_args, dbt_vars
+from occupancy_assets.definitions import build_definitions, defs
+
+from .conftest import make_settings
+
+SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
 
 
-def test_definitions_load_with_the_staging_and_layer_keys():
+def describe(definitions: Definitions) -> dict:
+    graph = definitions.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        partitions = node.partitions_def
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "kind": "observable source" if node.is_observable else ("materializable" if node.is_materializable else "external"),
+            "partitions": None if partitions is None else f"{type(partitions).__name__} from {partitions.start.date()} ({partitions.timezone}), end_offset {partitions.end_offset}",
+            "backfill_policy": None if node.backfill_policy is None else str(node.backfill_policy.policy_type.value),
+            "deps": {
+                parent.to_user_string(): type(graph.get_partition_mapping(key, parent)).__name__
+                + (f"(start_offset={graph.get_partition_mapping(key, parent).start_offset})"
+                   if hasattr(graph.get_partition_mapping(key, parent), "start_offset") else "")
+                for parent in sorted(node.parent_keys, key=lambda k: k.to_user_string())
+            },
+            "checks": {
+                check.name: {"blocking": graph.get_check_spec(check).blocking}
+                for check in sorted(graph.get_check_keys_for_assets([key]), key=lambda k: k.name)
+            },
+        }
+    job = definitions.resolve_job_def("daily")
+    return {
+        "assets": assets,
+        "jobs": {
+            job.name: {
+                "partitions": str(job.partitions_def),
+                "pools": sorted({node.definition.pool or "-" for node in job.graph.node_dict.values()}),
+                "steps": sorted(job.graph.node_dict),
+            }
+        },
+        "schedules": {
+            s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
+            for s in definitions.schedules
+        },
+        "sensors": {s.name: {"job": s.job_name, "interval_seconds": s.minimum_interval_seconds} for s in definitions.sensors},
+        "resources": sorted(definitions.resources),
+    }
+
+
+def test_definitions_match_the_snapshot():
+    got = describe(build_definitions(make_settings("duckdb:///unused.duckdb", history_start=dt.date(2025, 10, 1))))
+    if os.environ.get("UPDATE_SNAPSHOT"):
+        SNAPSHOT.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
+    assert got == json.loads(SNAPSHOT.read_text())
+
+
+def test_the_code_location_loads_from_the_environment():
     assert isinstance(defs, Definitions)
-    graph = defs.resolve_asset_graph()
-    keys = graph.get_all_asset_keys()
-    for name in STAGING:
-        assert AssetKey(["staging", name]) in keys
-        assert graph.get(AssetKey(["staging", name])).group_name == "staging"
-    for key in (["silver", "tenant_room_snapshot_daily"], ["gold", "kpi_month_end_metrics"],
-                ["gold", "occupancy_daily_metrics"], ["gold", "kpi_reference_trace"]):
-        assert AssetKey(key) in keys
-        assert graph.get(AssetKey(key)).group_name == key[0]
+    assert defs.resolve_job_def("daily").partitions_def.timezone == "Asia/Tokyo"
 
 
-def test_silver_reads_staging_and_gold_reads_silver():
-    graph = defs.resolve_asset_graph()
-    silver = graph.get(AssetKey(["silver", "tenant_room_snapshot_daily"]))
-    assert {AssetKey(["staging", n]) for n in STAGING} <= set(silver.parent_keys)
-    occupancy = graph.get(AssetKey(["gold", "occupancy_daily_metrics"]))
-    assert AssetKey(["gold", "kpi_month_end_metrics"]) in occupancy.parent_keys
-    trace = graph.get(AssetKey(["gold", "kpi_reference_trace"]))
-    assert AssetKey(["gold", "occupancy_daily_metrics"]) in trace.parent_keys
-
-
-def test_partitions_are_daily_in_tokyo_and_backfill_in_one_run():
-    graph = defs.resolve_asset_graph()
-    silver = graph.get(AssetKey(["silver", "tenant_room_snapshot_daily"]))
-    occupancy = graph.get(AssetKey(["gold", "occupancy_daily_metrics"]))
-    assert silver.partitions_def.timezone == "Asia/Tokyo"
-    assert silver.partitions_def.start.date() == dt.date(2025, 10, 1)
-    assert silver.backfill_policy.max_partitions_per_run is None  # single run
-    assert occupancy.backfill_policy.max_partitions_per_run is None
-    # occupancy reaches forward_days (90) further than history
-    last_history = silver.partitions_def.get_last_partition_key()
-    last_occupancy = occupancy.partitions_def.get_last_partition_key()
-    gap = dt.date.fromisoformat(last_occupancy) - dt.date.fromisoformat(last_history)
-    assert gap.days == 90
-
-
-def test_dbt_build_args_carry_the_window_as_vars():
-    assert dbt_build_args() == ["build"]
-    args = dbt_build_args(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+def test_dbt_arguments_carry_the_window_and_the_settings_as_vars():
+    settings = make_settings("duckdb:///unused.duckdb", health_max_row_change=0.3)
+    assert dbt_vars(settings) == {
+        "history_start": "2026-01-30", "health_max_row_change": 0.3, "health_min_tenants": 1000}
+    args = dbt_args("build", dbt_vars(settings, (dt.date(2026, 1, 1), dt.date(2026, 1, 31))))
     assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {"min_date": "2026-01-01", "max_date": "2026-01-31"}
-    with pytest.raises(ValueError):
-        dbt_build_args(dt.date(2026, 1, 2), dt.date(2026, 1, 1))
-
-
-def test_jobs_exist():
-    for name in ("reference_data", "history", "projection"):
-        assert build_definitions().resolve_job_def(name).name == name
+    assert json.loads(args[2]) == {
+        "history_start": "2026-01-30", "health_max_row_change": 0.3, "health_min_tenants": 1000,
+        "min_date": "2026-01-01", "max_date": "2026-01-31"}
+    try:
+        dbt_vars(settings, (dt.date(2026, 1, 2), dt.date(2026, 1, 1)))
+    except ValueError as err:
+        assert "before its start" in str(err)
+    else:
+        raise AssertionError("a window ending before it starts must be refused")

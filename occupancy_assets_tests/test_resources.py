@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from occupancy_assets import resources
+from dagster_aws.secretsmanager import SecretsManagerResource
+
 from occupancy_assets.resources import WarehouseResource, warehouse_resource
 from occupancy_assets.settings import Settings
 
@@ -17,11 +18,20 @@ class _FakeSecretsClient:
         return {"SecretString": json.dumps(self.secret)}
 
 
+class _FakeSecretsManager(SecretsManagerResource):
+    """The nested dagster-aws resource, replaced the way Dagster allows: a subclass (no monkeypatch)."""
+
+    def get_client(self):
+        return CLIENTS[self.region_name]
+
+
+CLIENTS: dict[str, _FakeSecretsClient] = {}
+
+
 @pytest.fixture
-def fake_secrets(monkeypatch):
-    client = _FakeSecretsClient({"username": "kpi_app", "password": "p@ss:word/with#chars"})
-    monkeypatch.setattr(resources.SecretsManagerResource, "get_client", lambda self: client)
-    return client
+def fake_secrets():
+    CLIENTS["ap-northeast-1"] = _FakeSecretsClient({"username": "kpi_app", "password": "p@ss:word/with#chars"})
+    return CLIENTS["ap-northeast-1"]
 
 
 def test_aurora_credentials_come_from_secrets_manager_and_stay_hidden(fake_secrets):
@@ -36,6 +46,11 @@ def test_aurora_credentials_come_from_secrets_manager_and_stay_hidden(fake_secre
     )
     resource = warehouse_resource(settings)
     assert resource.url is None and resource.aurora_secret_arn.endswith(":kpi")
+    assert resource.secrets_manager.region_name == "ap-northeast-1"
+    resource = WarehouseResource(  # the same resource with a stand-in for AWS's API (issue: a local one)
+        schema_prefix=resource.schema_prefix, aurora_endpoint=resource.aurora_endpoint, aurora_port=resource.aurora_port,
+        aurora_secret_arn=resource.aurora_secret_arn, secrets_manager=_FakeSecretsManager(region_name="ap-northeast-1"),
+    )
     wh = resource.warehouse()
     assert fake_secrets.asked_for == ["arn:aws:secretsmanager:ap-northeast-1:123:secret:kpi"]
     assert wh.dialect == "mysql" and wh.schema("gold") == "prod_gold"
@@ -45,10 +60,10 @@ def test_aurora_credentials_come_from_secrets_manager_and_stay_hidden(fake_secre
     assert wh.dbt_env()["OCCUPANCY_MYSQL_USER"] == "kpi_app"
 
 
-def test_a_secret_without_password_is_a_clear_error(monkeypatch):
-    client = _FakeSecretsClient({"username": "kpi_app"})
-    monkeypatch.setattr(resources.SecretsManagerResource, "get_client", lambda self: client)
-    resource = WarehouseResource(aurora_endpoint="db", aurora_secret_arn="arn:x")
+def test_a_secret_without_password_is_a_clear_error():
+    CLIENTS["no-password"] = _FakeSecretsClient({"username": "kpi_app"})
+    resource = WarehouseResource(aurora_endpoint="db", aurora_secret_arn="arn:x",
+                                 secrets_manager=_FakeSecretsManager(region_name="no-password"))
     with pytest.raises(ValueError, match="no 'password' key"):
         resource.warehouse()
 

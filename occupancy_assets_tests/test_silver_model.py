@@ -9,16 +9,17 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
-from occupancy_assets import pipeline
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.jobs import HISTORY_JOB, REFERENCE_JOB
+from occupancy_assets.keys import MONTH_END_KEY, SEED_KEYS, SILVER_KEY
 from occupancy_assets.staging_tables import STAGING_TABLES
 from occupancy_assets.warehouse import Warehouse
 
 from .conftest import make_settings
+from .helpers import run_assets
 from .worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
 
 D0, D1, D2 = SNAPSHOT_DATES
+HISTORY = [SILVER_KEY, MONTH_END_KEY]  # the one `dbt build` of the daily models
 
 # Real upstream dumps carry no primary key, so duplicates can reach silver's input.
 _SNAPSHOTS_WITHOUT_PK = sa.Table(
@@ -54,8 +55,8 @@ def built(request, tmp_path_factory):
     settings = make_settings(url, prefix)
     defs = build_definitions(settings)
     instance = DagsterInstance.ephemeral()
-    assert pipeline.run_job(defs, REFERENCE_JOB, instance).success
-    assert pipeline.run_job(defs, HISTORY_JOB, instance, (D0, AS_OF)).success
+    assert run_assets(defs, instance, SEED_KEYS, D0).success
+    assert run_assets(defs, instance, HISTORY, D0, AS_OF).success
     yield wh, defs, instance
     if prefix:
         wh.drop_schemas()
@@ -88,7 +89,7 @@ def test_a_window_run_leaves_other_dates_untouched(built):
     wh, defs, instance = built
     before = _silver(wh)
     time.sleep(1.1)  # MySQL DATETIME has whole seconds
-    assert pipeline.run_job(defs, HISTORY_JOB, instance, (D1, D1)).success
+    assert run_assets(defs, instance, HISTORY, D1).success
     after = _silver(wh)
     is_d1 = pd.to_datetime(after.snapshot_date) == pd.Timestamp(D1)
     pd.testing.assert_frame_equal(after[~is_d1], before[~is_d1])
@@ -105,7 +106,7 @@ def test_a_failed_window_rebuild_keeps_the_previous_rows(built):
     with wh.begin() as conn:  # break staging so the insert fails after the window delete
         conn.execute(wh.render("ALTER TABLE {staging}.rooms RENAME COLUMN room_number TO room_label"))
     try:
-        assert not pipeline.run_job(defs, HISTORY_JOB, instance, (D0, AS_OF)).success
+        assert not run_assets(defs, instance, HISTORY, D0, AS_OF).success
         pd.testing.assert_frame_equal(_silver(wh), before)
     finally:
         with wh.begin() as conn:

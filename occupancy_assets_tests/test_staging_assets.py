@@ -3,7 +3,7 @@ import datetime as dt
 from dagster import AssetKey, DagsterInstance
 
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.staging_assets import STAGING_KEYS
+from occupancy_assets.keys import DAILY_JOB, STAGING_KEYS
 
 from .conftest import load_staging, make_settings
 from .worked_example import staging_frames
@@ -15,8 +15,8 @@ def test_observing_staging_records_row_counts_and_the_latest_snapshot(empty_ware
     load_staging(wh, frames)
     defs = build_definitions(make_settings(str(wh.url.render_as_string(hide_password=False)), wh.schema_prefix))
     instance = DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("reference_data").execute_in_process(
-        instance=instance, asset_selection=list(STAGING_KEYS.values())
+    result = defs.resolve_job_def(DAILY_JOB).execute_in_process(
+        instance=instance, asset_selection=list(STAGING_KEYS.values()), partition_key="2026-02-01"
     )
     assert result.success
     snapshots = instance.fetch_observations(AssetKey(["staging", "tenant_daily_snapshots"]), limit=1).records[0]

@@ -202,7 +202,7 @@ def test_verify_fails_on_guardrails_evaluated_against_this_portfolio(example_war
         _execute(wh, "UPDATE {gold}.kpi_references SET total_physical_rooms = 16108")
 
 
-@pytest.mark.parametrize("example_warehouse", ["duckdb"], indirect=True)
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
 def test_verify_verdict_follows_the_guardrail_contract(example_warehouse, monkeypatch):
     """pass / not_evaluated pass the sign-off; fail / missing (and anything unknown) fail it."""
     from occupancy_assets.checks import gold
@@ -228,7 +228,7 @@ def test_verify_verdict_follows_the_guardrail_contract(example_warehouse, monkey
 # -- the command line --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("example_warehouse", ["duckdb"], indirect=True)
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
 def test_cli_status_and_verify(example_warehouse, monkeypatch, tmp_path, capsys):
     wh, settings, *_ = example_warehouse
     monkeypatch.setenv("OCCUPANCY_WAREHOUSE_URL", wh.url.render_as_string(hide_password=False))

@@ -1,11 +1,12 @@
 """SPEC section 12, end to end through Dagster and dbt, on DuckDB and MariaDB: exactly the tabled values."""
 
 import datetime as dt
+from collections import Counter
 
 import pandas as pd
 import pytest
 
-from occupancy_assets import pipeline
+from occupancy_assets.launch import run_daily_job
 from occupancy_assets.occupancy_metrics import compute_and_write
 
 from .worked_example import AS_OF, EXPECTED_DAILY, EXPECTED_MONTH_END, EXPECTED_SILVER, SNAPSHOT_DATES
@@ -43,13 +44,13 @@ def test_silver_labels_and_effective_moveout(example_warehouse):
 
 def test_month_end_metrics_match_the_worked_example(example_warehouse):
     wh, *_ = example_warehouse
-    rows = wh.read_sql("SELECT * FROM {gold}.kpi_month_end_metrics ORDER BY snapshot_date")
-    assert [_date(d) for d in rows.snapshot_date] == list(EXPECTED_MONTH_END)
+    rows = wh.read_sql("SELECT * FROM {gold}.kpi_month_end_metrics ORDER BY as_of_date")
+    assert [_date(d) for d in rows.as_of_date] == list(EXPECTED_MONTH_END)
     for r in rows.itertuples():
-        c0000, eod, ins, outs, rate, rent, revpar, recpar = EXPECTED_MONTH_END[_date(r.snapshot_date)]
+        c0000, eod, ins, outs, rate, rent, revpar, recpar = EXPECTED_MONTH_END[_date(r.as_of_date)]
         got = (r.occupancy_room_count_0000, r.occupancy_room_count_eod, r.same_day_moveins, r.same_day_moveouts,
                r.rent_jpy, r.revpar_jpy, r.recpar_cash_jpy)
-        assert tuple(map(int, got)) == (c0000, eod, ins, outs, rent, revpar, recpar), r.snapshot_date
+        assert tuple(map(int, got)) == (c0000, eod, ins, outs, rent, revpar, recpar), r.as_of_date
         assert float(r.occupancy_rate) == pytest.approx(rate, abs=1e-9)
         assert int(r.total_physical_rooms) == 4
         assert r.same_day_moveout_policy == "count_moveout_room_at_0000_exclude_same_day_moveins"
@@ -90,24 +91,48 @@ def test_rerunning_any_range_gives_identical_rows(example_warehouse):
     wh, settings, defs, instance = example_warehouse
     tables = ["{silver}.tenant_room_snapshot_daily", "{gold}.kpi_month_end_metrics", "{gold}.occupancy_daily_metrics"]
     before = {t: _stable(wh.read_sql(f"SELECT * FROM {t}")) for t in tables}
-    # the whole range again, then a one-day window in the middle
+    # the whole range again (one run), then one old partition in the middle
     for start, end in ((SNAPSHOT_DATES[0], AS_OF), (SNAPSHOT_DATES[1], SNAPSHOT_DATES[1])):
-        outcomes = pipeline.backfill(defs, settings, instance, start, end)
-        assert all(o.success for o in outcomes), [o.describe() for o in outcomes]
-        # projections only from the newest dump: an older end never overwrites observed days
-        assert outcomes[-1].window == (start, end if end != AS_OF else dt.date(2026, 2, 4))
-        if end != AS_OF:
-            # a narrower run recomputes only its own window: projections of the first run stay
-            pipeline.backfill(defs, settings, instance, SNAPSHOT_DATES[0], AS_OF)
+        outcome = run_daily_job(defs, instance, wh, start, end, say=lambda _: None)
+        assert outcome.success, outcome.describe()
         for t in tables:
             pd.testing.assert_frame_equal(_stable(wh.read_sql(f"SELECT * FROM {t}")), before[t])
 
 
-def test_projecting_from_an_older_as_of_over_observed_days_is_refused(example_warehouse):
+def test_an_old_partition_rewrites_its_observed_rows_only(example_warehouse):
+    """SPEC 7: re-materializing as-of 01-31 (older than the latest snapshot 02-01) writes the observed
+    rows [01-28, 01-31] and leaves 02-01 and the projections from 02-01 exactly as they were."""
     wh, *_ = example_warehouse
-    before = _stable(wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics"))
-    with pytest.raises(ValueError, match="already has snapshots up to 2026-02-01"):
-        compute_and_write(
-            wh, window_start=SNAPSHOT_DATES[0], window_end=dt.date(2026, 2, 4), target_date=SNAPSHOT_DATES[1], forward_days=3
-        )
-    pd.testing.assert_frame_equal(_stable(wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics")), before)
+    before = wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics ORDER BY snapshot_date")
+    later = dt.datetime(2030, 1, 1)
+    rows, as_of, window = compute_and_write(
+        wh, first_as_of=SNAPSHOT_DATES[1], last_as_of=SNAPSHOT_DATES[1], lookback_days=3, forward_days=3, now=later
+    )
+    assert as_of == SNAPSHOT_DATES[1] and window == (dt.date(2026, 1, 28), SNAPSHOT_DATES[1])
+    assert list(rows["snapshot_date"]) == [dt.date(2026, 1, 30), dt.date(2026, 1, 31)]
+    after = wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics ORDER BY snapshot_date")
+    rewritten = after["updated_at"].map(lambda v: pd.Timestamp(v) == pd.Timestamp(later))
+    assert [_date(d) for d in after.loc[rewritten, "snapshot_date"]] == [dt.date(2026, 1, 30), dt.date(2026, 1, 31)]
+    pd.testing.assert_frame_equal(_stable(after), _stable(before))
+
+
+def test_each_partition_materialization_carries_its_own_kpis(example_warehouse):
+    """What the UI plots by partition: the build's one run wrote every date, each with its values."""
+    from occupancy_assets.keys import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
+
+    _, _, _, instance = example_warehouse
+
+    def by_partition(key, field):
+        records = instance.fetch_materializations(key, limit=100).records
+        latest = {}
+        for record in sorted(records, key=lambda r: r.storage_id):
+            latest[record.partition_key] = record.asset_materialization.metadata[field].value
+        return latest
+
+    assert by_partition(MONTH_END_KEY, "occupancy_rate") == {
+        str(day): pytest.approx(values[4]) for day, values in EXPECTED_MONTH_END.items()}
+    assert by_partition(MONTH_END_KEY, "rent_jpy") == {str(day): values[5] for day, values in EXPECTED_MONTH_END.items()}
+    assert by_partition(OCCUPANCY_KEY, "period_end_rooms") == {
+        str(day): values[5] for day, values in EXPECTED_DAILY.items() if day <= AS_OF}
+    rows_per_day = Counter(str(row[0]) for row in EXPECTED_SILVER)
+    assert by_partition(SILVER_KEY, "row_count") == dict(rows_per_day)

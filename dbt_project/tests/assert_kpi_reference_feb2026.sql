@@ -22,14 +22,14 @@
 ] %}
 
 with history as (
-    select min(snapshot_date) as first_date, max(snapshot_date) as last_date
+    select min(as_of_date) as first_date, max(as_of_date) as last_date
     from {{ ref('kpi_month_end_metrics') }}
 ),
 
 latest as (
     select max(total_physical_rooms) as total_physical_rooms
     from {{ ref('kpi_month_end_metrics') }}
-    where snapshot_date = (select last_date from history)
+    where as_of_date = (select last_date from history)
 ),
 
 refs as (
@@ -41,12 +41,12 @@ actuals as (
     -- the metric columns unpivoted (one row per date and metric), only on reference dates
     {%- for metric in metrics %}
     select
-        k.snapshot_date,
+        k.as_of_date,
         '{{ metric }}' as metric,
         cast(k.{{ metric }} as decimal(20, 6)) as actual_value,
         k.total_physical_rooms
     from {{ ref('kpi_month_end_metrics') }} as k
-    where k.snapshot_date in (select reference_date from refs)
+    where k.as_of_date in (select reference_date from refs)
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -54,7 +54,7 @@ actuals as (
 ),
 
 rows_on_reference_dates as (
-    select distinct snapshot_date, total_physical_rooms from actuals
+    select distinct as_of_date, total_physical_rooms from actuals
 )
 
 select
@@ -63,14 +63,14 @@ select
     r.expected_value,
     r.tolerance,
     a.actual_value,
-    case when d.snapshot_date is null then 'missing' else 'fail' end as status
+    case when d.as_of_date is null then 'missing' else 'fail' end as status
 from refs as r
 cross join history as h
 cross join latest as l
 left join rows_on_reference_dates as d
-    on d.snapshot_date = r.reference_date
+    on d.as_of_date = r.reference_date
 left join actuals as a
-    on a.snapshot_date = r.reference_date and a.metric = r.metric
+    on a.as_of_date = r.reference_date and a.metric = r.metric
 where r.reference_date between h.first_date and h.last_date
   and (r.reference_rooms is null or r.reference_rooms = coalesce(d.total_physical_rooms, l.total_physical_rooms))
   and (a.actual_value is null or abs(a.actual_value - r.expected_value) > r.tolerance)

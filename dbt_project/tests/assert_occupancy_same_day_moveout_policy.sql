@@ -9,7 +9,7 @@
 ) }}
 
 select
-    snapshot_date,
+    as_of_date,
     occupancy_room_count_0000,
     same_day_moveins,
     same_day_moveouts,
@@ -18,7 +18,7 @@ select
     same_day_moveout_policy,
     '{{ var("same_day_moveout_policy") }}' as expected_policy
 from {{ ref('kpi_month_end_metrics') }}
-where snapshot_date between {{ window_start() }} and {{ window_end() }}
+where as_of_date between {{ window_start() }} and {{ window_end() }}
   and (
       occupancy_room_count_eod <> occupancy_room_count_0000 + same_day_moveins - same_day_moveouts
       or same_day_moveout_policy is null

@@ -21,8 +21,8 @@ On gold.kpi_reference_trace:
 - `version_alignment` (ERROR, blocking): the latest kpi_month_end_metrics row's
   kpi_definition_version equals the trace's.
 
-Blocking errors on occupancy_daily_metrics fail the `projection` run before kpi_reference_trace
-is built from a bad table. The dbt tests on kpi_month_end_metrics live in dbt_project/tests;
+Blocking errors on occupancy_daily_metrics fail the daily run before kpi_reference_trace is
+built from a bad table. The dbt tests on kpi_month_end_metrics live in dbt_project/tests;
 `reference_guardrails` reports the same references the dbt guardrail test judges.
 """
 
@@ -32,8 +32,7 @@ from decimal import Decimal
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from ..jobs import TRACE_KEY
-from ..occupancy_metrics import OCCUPANCY_KEY
+from ..keys import OCCUPANCY_KEY, TRACE_KEY, WAREHOUSE_POOL
 from ..resources import WarehouseResource
 from ..settings import Settings
 from ..warehouse import Warehouse
@@ -94,7 +93,7 @@ def version_alignment_result(wh: Warehouse) -> AssetCheckResult:
     trace_versions = sorted({str(v) for v in trace["kpi_definition_version"]})
     metadata = {
         "metrics_kpi_definition_version": str(metrics_version) if metrics_version is not None else "no metrics row",
-        "latest_metrics_snapshot_date": str(_date(metrics.iloc[0]["snapshot_date"])) if len(metrics) else "none",
+        "latest_metrics_as_of_date": str(_date(metrics.iloc[0]["as_of_date"])) if len(metrics) else "none",
         "trace_kpi_definition_version": ", ".join(trace_versions) if trace_versions else "no trace row",
         "trace_rows": len(trace),
         "trace_as_of_date": str(_date(trace.iloc[0]["as_of_date"])) if len(trace) == 1 and pd.notna(trace.iloc[0]["as_of_date"]) else "n/a",
@@ -102,8 +101,7 @@ def version_alignment_result(wh: Warehouse) -> AssetCheckResult:
     passed = len(trace) == 1 and metrics_version is not None and trace_versions == [str(metrics_version)]
     if not passed:
         metadata["action"] = (
-            "rebuild kpi_month_end_metrics (history job) and the trace (projection job) with the same "
-            "dbt project version" if len(trace) == 1 else "rebuild kpi_reference_trace: it must hold exactly one row"
+            "rebuild kpi_month_end_metrics and the trace (the daily job) with the same dbt project version" if len(trace) == 1 else "rebuild kpi_reference_trace: it must hold exactly one row"
         )
     return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=metadata)
 
@@ -245,7 +243,7 @@ def coverage_result(wh: Warehouse, forward_days: int) -> AssetCheckResult:
     if judged["gap_dates"]:
         metadata["gap_dates"] = _date_list(judged["gap_dates"])
     if missing or len(unexpected):
-        metadata["action"] = "re-run the projection job over the listed dates (a backfill through today)"
+        metadata["action"] = "re-run the daily job over the listed dates (a backfill through today: one run)"
     passed = not missing and not len(unexpected) and (judged["as_of"] is not None or not silver_dates)
     return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=metadata)
 
@@ -322,7 +320,7 @@ def reference_guardrails(wh: Warehouse) -> pd.DataFrame:
 
     Columns: reference_date, metric, expected, tolerance, actual, status, note; status is
     `pass`, `fail` (out of tolerance, or an unknown metric), `missing` (dated inside the history
-    [min, max snapshot_date] without a metrics row) or `not_evaluated` (dated outside the history,
+    [min, max as_of_date] without a metrics row) or `not_evaluated` (dated outside the history,
     or describing a portfolio of another size: the reference's total_physical_rooms differs from
     the metrics row's, or from the latest row's when the dated row is missing). The dbt test
     `assert_kpi_reference_feb2026` fails on exactly the `fail` and `missing` rows.
@@ -335,7 +333,7 @@ def reference_guardrails(wh: Warehouse) -> pd.DataFrame:
     last = None if pd.isna(bounds["last_date"]) else _date(bounds["last_date"])
     latest_rooms = bounds["latest_total_physical_rooms"]
     rows = wh.read_sql(gold_sql.ROWS_ON_REFERENCE_DATES)
-    rows.index = _dates(rows["snapshot_date"]) if len(rows) else rows.index
+    rows.index = _dates(rows["as_of_date"]) if len(rows) else rows.index
     ref_rooms = refs["total_physical_rooms"] if "total_physical_rooms" in refs else pd.Series(None, index=refs.index)
 
     out = []
@@ -381,32 +379,32 @@ def reference_guardrails(wh: Warehouse) -> pd.DataFrame:
 
 
 def build_gold_checks(settings: Settings) -> list:
-    @asset_check(asset=TRACE_KEY, name="version_alignment", blocking=True)
+    @asset_check(asset=TRACE_KEY, name="version_alignment", blocking=True, pool=WAREHOUSE_POOL)
     def version_alignment(warehouse: WarehouseResource) -> AssetCheckResult:
         """The latest kpi_month_end_metrics row and the trace carry the same kpi_definition_version."""
         return version_alignment_result(warehouse.warehouse())
 
-    @asset_check(asset=OCCUPANCY_KEY, name="arithmetic", blocking=True)
+    @asset_check(asset=OCCUPANCY_KEY, name="arithmetic", blocking=True, pool=WAREHOUSE_POOL)
     def arithmetic(warehouse: WarehouseResource) -> AssetCheckResult:
         """end = start + delta, delta = ins - outs, rate = end / total; no NULL metric but the first applications."""
         return arithmetic_result(warehouse.warehouse())
 
-    @asset_check(asset=OCCUPANCY_KEY, name="chain", blocking=True)
+    @asset_check(asset=OCCUPANCY_KEY, name="chain", blocking=True, pool=WAREHOUSE_POOL)
     def chain(warehouse: WarehouseResource) -> AssetCheckResult:
         """Projected days chain: start(D) = end(D-1)."""
         return chain_result(warehouse.warehouse())
 
-    @asset_check(asset=OCCUPANCY_KEY, name="coverage", blocking=True)
+    @asset_check(asset=OCCUPANCY_KEY, name="coverage", blocking=True, pool=WAREHOUSE_POOL)
     def coverage(warehouse: WarehouseResource) -> AssetCheckResult:
         """One row per date from the first snapshot to as_of + forward days, except gap dates."""
         return coverage_result(warehouse.warehouse(), settings.forward_days)
 
-    @asset_check(asset=OCCUPANCY_KEY, name="projections_flat")
+    @asset_check(asset=OCCUPANCY_KEY, name="projections_flat", pool=WAREHOUSE_POOL)
     def projections_flat(warehouse: WarehouseResource) -> AssetCheckResult:
         """Warns when no projected day has a scheduled move-in or move-out."""
         return projections_flat_result(warehouse.warehouse())
 
-    @asset_check(asset=OCCUPANCY_KEY, name="drift")
+    @asset_check(asset=OCCUPANCY_KEY, name="drift", pool=WAREHOUSE_POOL)
     def drift(warehouse: WarehouseResource) -> AssetCheckResult:
         """period_end_rooms vs the observed end-of-day room count, as a share of all rooms."""
         return drift_result(warehouse.warehouse(), settings.drift_warn_share)

@@ -14,9 +14,9 @@ MONTH_END_TABLE = "{gold}.kpi_month_end_metrics"
 
 #: The latest kpi_month_end_metrics row's definition version.
 LATEST_METRICS_VERSION = f"""
-SELECT snapshot_date, kpi_definition_version
+SELECT as_of_date, kpi_definition_version
 FROM {MONTH_END_TABLE}
-WHERE snapshot_date = (SELECT MAX(snapshot_date) FROM {MONTH_END_TABLE})
+WHERE as_of_date = (SELECT MAX(as_of_date) FROM {MONTH_END_TABLE})
 """
 
 #: The trace row(s): there must be exactly one.
@@ -73,7 +73,7 @@ FROM (
             (SELECT MIN(snapshot_date) FROM {{silver}}.tenant_room_snapshot_daily) AS first_silver_date
     ) AS firsts
     LEFT JOIN {MONTH_END_TABLE} AS k
-        ON k.snapshot_date = o.projection_basis_date
+        ON k.as_of_date = o.projection_basis_date
 ) AS checked
 WHERE bad_end + bad_delta + bad_rate + null_metric > 0
 ORDER BY snapshot_date
@@ -125,7 +125,7 @@ SELECT
     k.total_physical_rooms
 FROM {OCCUPANCY_TABLE} AS o
 INNER JOIN {MONTH_END_TABLE} AS k
-    ON k.snapshot_date = o.snapshot_date
+    ON k.as_of_date = o.snapshot_date
 ORDER BY o.snapshot_date
 """
 
@@ -137,10 +137,10 @@ SELECT * FROM {gold}.kpi_references ORDER BY reference_date, metric
 
 HISTORY_BOUNDS = f"""
 SELECT
-    MIN(snapshot_date) AS first_date,
-    MAX(snapshot_date) AS last_date,
+    MIN(as_of_date) AS first_date,
+    MAX(as_of_date) AS last_date,
     (SELECT MAX(total_physical_rooms) FROM {MONTH_END_TABLE}
-     WHERE snapshot_date = (SELECT MAX(snapshot_date) FROM {MONTH_END_TABLE})) AS latest_total_physical_rooms
+     WHERE as_of_date = (SELECT MAX(as_of_date) FROM {MONTH_END_TABLE})) AS latest_total_physical_rooms
 FROM {MONTH_END_TABLE}
 """
 
@@ -148,5 +148,5 @@ FROM {MONTH_END_TABLE}
 ROWS_ON_REFERENCE_DATES = f"""
 SELECT *
 FROM {MONTH_END_TABLE}
-WHERE snapshot_date IN (SELECT reference_date FROM {{gold}}.kpi_references)
+WHERE as_of_date IN (SELECT reference_date FROM {{gold}}.kpi_references)
 """

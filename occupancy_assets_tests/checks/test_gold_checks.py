@@ -5,8 +5,8 @@ Clean data is the worked example (conftest `example_warehouse`, built once per b
 every check passes. Each broken case edits the built tables (or staging) in place, runs only what
 judges it, and restores the edit:
 - Python checks: a check-only job over the gold checks (no asset step, ~1 s);
-- dbt tests: the `history` run (double-booked room) or `dbt test` on the tests themselves;
-- blocking: one `projection` run over a date whose neighbours were broken beforehand.
+- dbt tests: silver + month-end over the window (double-booked room) or `dbt test` on the tests;
+- blocking: occupancy + trace for one as-of date whose neighbours were broken beforehand.
 The full-scale guardrail case (16,108 rooms, four days of history) runs on DuckDB only.
 """
 
@@ -28,18 +28,18 @@ from dagster import (
     define_asset_job,
 )
 
-from occupancy_assets import pipeline
 from occupancy_assets.checks.gold import judge_chain, judge_coverage, judge_drift, reference_guardrails
 from occupancy_assets.definitions import build_definitions
 from occupancy_assets.demo_data import generate_portfolio
-from occupancy_assets.jobs import HISTORY_JOB, PROJECTION_JOB, REFERENCE_JOB, TRACE_KEY
-from occupancy_assets.occupancy_metrics import MONTH_END_KEY, OCCUPANCY_KEY, occupancy_table
+from occupancy_assets.keys import MONTH_END_KEY, OCCUPANCY_KEY, SEED_KEYS, SILVER_KEY, TRACE_KEY
+from occupancy_assets.occupancy_metrics import occupancy_table
 from occupancy_assets.resources import dbt_resource
 from occupancy_assets.settings import Settings
 from occupancy_assets.staging_tables import STAGING_TABLES
 from occupancy_assets.warehouse import Warehouse, patched_environ
 
 from ..conftest import load_staging, make_settings
+from ..helpers import run_assets
 from ..worked_example import AS_OF, SNAPSHOT_DATES
 
 D = dt.date.fromisoformat
@@ -321,8 +321,8 @@ def test_drift_warns_above_the_threshold_with_the_worst_days(example_warehouse):
     wh = example_warehouse[0]
     with edited(
         wh,
-        "UPDATE {gold}.kpi_month_end_metrics SET occupancy_room_count_eod = occupancy_room_count_eod + 1 WHERE snapshot_date = :d",
-        "UPDATE {gold}.kpi_month_end_metrics SET occupancy_room_count_eod = occupancy_room_count_eod - 1 WHERE snapshot_date = :d",
+        "UPDATE {gold}.kpi_month_end_metrics SET occupancy_room_count_eod = occupancy_room_count_eod + 1 WHERE as_of_date = :d",
+        "UPDATE {gold}.kpi_month_end_metrics SET occupancy_room_count_eod = occupancy_room_count_eod - 1 WHERE as_of_date = :d",
         {"d": D("2026-02-01")},
     ):
         drift = run_gold_checks(example_warehouse)["drift"]
@@ -332,14 +332,12 @@ def test_drift_warns_above_the_threshold_with_the_worst_days(example_warehouse):
     assert _meta(drift, "worst_days").splitlines()[2].startswith("| 2026-02-01")
 
 
-def test_failed_error_check_stops_the_trace_in_the_projection_run(example_warehouse):
-    """coverage fails (01-30 deleted) in a projection run over 02-04 only: the run fails and
-    kpi_reference_trace is not rebuilt from the bad table."""
+def test_failed_error_check_stops_the_trace(example_warehouse):
+    """coverage fails (01-31 deleted) in a run of as-of 01-30, which rewrites 01-27 .. 01-30 only:
+    the run fails and kpi_reference_trace is not rebuilt from the bad table."""
     wh, settings, defs, instance = example_warehouse
-    with occupancy_row_deleted(wh, D("2026-01-30")):
-        outcome = pipeline.run_job(
-            defs, PROJECTION_JOB, instance, (D("2026-02-04"), D("2026-02-04")), pipeline.projection_config(AS_OF, settings)
-        )
+    with occupancy_row_deleted(wh, D("2026-01-31")):
+        outcome = run_assets(defs, instance, [OCCUPANCY_KEY, TRACE_KEY], D("2026-01-30"))
     assert not outcome.success
     assert outcome.failed_checks == ["gold/occupancy_daily_metrics:coverage"]
     assert materialized(instance, outcome.run_id) == {OCCUPANCY_KEY}  # no trace
@@ -368,12 +366,12 @@ def test_double_booked_room_fails_the_history_run(example_warehouse):
     ])
     window = (SNAPSHOT_DATES[0], AS_OF)
     try:
-        outcome = pipeline.run_job(defs, HISTORY_JOB, instance, window)
+        outcome = run_assets(defs, instance, [SILVER_KEY, MONTH_END_KEY], *window)
         evaluations = check_evaluations(instance, outcome.run_id)
     finally:
         for table, column in (("tenant_daily_snapshots", "tenant_id"), ("tenants", "id"), ("movings", "id")):
             _execute(wh, f"DELETE FROM {{staging}}.{table} WHERE {column} = 8")
-        restored = pipeline.run_job(defs, HISTORY_JOB, instance, window)
+        restored = run_assets(defs, instance, [SILVER_KEY, MONTH_END_KEY], *window)
     assert not outcome.success
     assert f"gold/kpi_month_end_metrics:{POLICY_TEST}" in outcome.failed_checks
     identity = evaluations[AssetCheckKey(MONTH_END_KEY, POLICY_TEST)]
@@ -389,9 +387,9 @@ def test_policy_token_is_checked_inside_the_run_window_only(example_warehouse):
     wh = example_warehouse[0]
     with edited(
         wh,
-        "UPDATE {gold}.kpi_month_end_metrics SET same_day_moveout_policy = 'count_all_moveouts' WHERE snapshot_date = :d",
+        "UPDATE {gold}.kpi_month_end_metrics SET same_day_moveout_policy = 'count_all_moveouts' WHERE as_of_date = :d",
         "UPDATE {gold}.kpi_month_end_metrics SET same_day_moveout_policy = "
-        "'count_moveout_room_at_0000_exclude_same_day_moveins' WHERE snapshot_date = :d",
+        "'count_moveout_room_at_0000_exclude_same_day_moveins' WHERE as_of_date = :d",
         {"d": D("2026-01-30")},
     ):
         everything = dbt_test(wh, POLICY_TEST)[POLICY_TEST]
@@ -415,8 +413,8 @@ def test_guardrail_test_and_report_agree_on_pass_fail_missing_and_not_evaluated(
         "INSERT INTO {gold}.kpi_references (reference_date, metric, expected_value, tolerance, total_physical_rooms) "
         "VALUES (:d, :m, :e, :t, :r)"
     )
-    saved = wh.read_sql("SELECT * FROM {gold}.kpi_month_end_metrics WHERE snapshot_date = :d", {"d": D("2026-01-31")})
-    _execute(wh, "DELETE FROM {gold}.kpi_month_end_metrics WHERE snapshot_date = :d", {"d": D("2026-01-31")})
+    saved = wh.read_sql("SELECT * FROM {gold}.kpi_month_end_metrics WHERE as_of_date = :d", {"d": D("2026-01-31")})
+    _execute(wh, "DELETE FROM {gold}.kpi_month_end_metrics WHERE as_of_date = :d", {"d": D("2026-01-31")})
     try:
         with wh.begin() as conn:
             for d, m, e, t, r, _ in references:
@@ -457,15 +455,15 @@ def full_scale(tmp_path_factory):
     settings = make_settings(url, history_start=FULL_SCALE_START)
     defs = build_definitions(settings)
     instance = DagsterInstance.ephemeral()
-    reference = pipeline.run_job(defs, REFERENCE_JOB, instance)
-    assert reference.success, reference.describe()
+    seeds = run_assets(defs, instance, SEED_KEYS, FULL_SCALE_START)
+    assert seeds.success, seeds.describe()
     return wh, settings, defs, instance
 
 
 def test_full_scale_demo_passes_the_guardrails_and_removed_tenants_fail_them(full_scale):
     wh, settings, defs, instance = full_scale
     window = (FULL_SCALE_START, FULL_SCALE_END)
-    clean = pipeline.run_job(defs, HISTORY_JOB, instance, window)
+    clean = run_assets(defs, instance, [SILVER_KEY, MONTH_END_KEY], *window)
     assert clean.success, clean.describe()
     assert check_evaluations(instance, clean.run_id)[AssetCheckKey(MONTH_END_KEY, GUARDRAIL_TEST)].passed
     report = reference_guardrails(wh)
@@ -485,7 +483,7 @@ def test_full_scale_demo_passes_the_guardrails_and_removed_tenants_fail_them(ful
             ),
             {"ids": removed},
         )
-    broken = pipeline.run_job(defs, HISTORY_JOB, instance, window)
+    broken = run_assets(defs, instance, [SILVER_KEY, MONTH_END_KEY], *window)
     assert not broken.success
     evaluations = check_evaluations(instance, broken.run_id)
     assert f"gold/kpi_month_end_metrics:{GUARDRAIL_TEST}" in broken.failed_checks

@@ -1,52 +1,42 @@
-"""The silver asset checks (SPEC 9), through real Dagster runs on DuckDB and MariaDB.
+"""The silver checks (SPEC 9) through real Dagster runs and dbt, on DuckDB and MariaDB.
 
-Scenarios, each built once per backend (a pipeline run costs ~15-20 s):
+The blocking ones are dbt tests built by the same `dbt build` as silver (dbt_project/tests/
+assert_silver_*.sql); the warnings (gaps, freshness) are Python checks. Scenarios:
+- the rules of the health test on hand-made silver and staging rows (`dbt test` alone);
 - the worked example (conftest `example_warehouse`): unique, health and gaps pass, freshness warns;
 - the worked example without its 2026-01-31 dump: the gap is reported (WARN), the date gets no
-  silver rows, and the pipeline still succeeds;
-- a 1,500-room demo portfolio (> 1,000 tenants a day) whose 2026-01-28 dump repeats 2026-01-27's:
-  snapshot health fails, the `history` run fails, and neither gold.kpi_month_end_metrics (its own
-  dbt step, which waits for silver's blocking checks) nor the `projection` job
-  (occupancy_daily_metrics, trace) runs: `pipeline.run_steps` stops at the failed history run;
-- the same portfolio with ~40% of 2026-01-30's tenants dropped: a history run over that one date
-  fails snapshot health against the 2026-01-29 snapshot (the previous date before the window);
-- a duplicated silver row, checked by a check-only job: unique fails and names the key.
+  silver rows, and the run still succeeds;
+- a 1,500-room portfolio (> 1,000 tenants a day) whose 2026-01-28 dump repeats 2026-01-27's:
+  snapshot health fails, dbt skips kpi_month_end_metrics, the run fails before occupancy;
+- the same portfolio with ~40% of 2026-01-30's tenants dropped: the daily run of 01-30 alone
+  fails health against the 2026-01-29 snapshot (the previous date before the window);
+- a duplicated silver row: the unique test fails and its stored failures name the key.
 """
 
-import contextlib
 import datetime as dt
 import uuid
 
 import pandas as pd
 import pytest
-from dagster import (
-    AssetCheckKey,
-    AssetCheckSeverity,
-    AssetSelection,
-    DagsterEventType,
-    DagsterInstance,
-    Definitions,
-    RunsFilter,
-    define_asset_job,
-)
+import sqlalchemy as sa
+from dagster import AssetCheckKey, AssetCheckSeverity, DagsterEventType, DagsterInstance
 
-from occupancy_assets import pipeline
 from occupancy_assets.checks import silver as silver_checks
-from occupancy_assets.checks.silver import gap_dates, judge_snapshot_health
+from occupancy_assets.checks.silver import gap_dates
+from occupancy_assets.dbt_assets import dbt_vars
 from occupancy_assets.definitions import build_definitions
 from occupancy_assets.demo_data import generate_portfolio
-from occupancy_assets.jobs import HISTORY_JOB, PROJECTION_JOB, REFERENCE_JOB
-from occupancy_assets.occupancy_metrics import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
-from occupancy_assets.partitions import history_partitions
+from occupancy_assets.keys import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
+from occupancy_assets.launch import run_daily_job
 from occupancy_assets.settings import Settings, today_jst
 from occupancy_assets.warehouse import Warehouse
 
 from ..conftest import load_staging, make_settings
-from ..worked_example import AS_OF, EXPECTED_SILVER, SNAPSHOT_DATES, staging_frames
+from ..worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
+from .test_gold_checks import dbt_test
 
 D = dt.date.fromisoformat
-CHECK_NAMES = {"unique_key", "snapshot_health", "snapshot_gaps", "freshness"}
-CHECK_JOB = "silver_checks_only"
+UNIQUE, HEALTH = "assert_silver_unique_key", "assert_silver_snapshot_health"
 
 # the 1,500-room portfolio: a repeated dump and a truncated one
 PORTFOLIO_START, PORTFOLIO_END = D("2026-01-26"), D("2026-02-01")
@@ -56,38 +46,11 @@ REPEATED_DAY, TRUNCATED_DAY = D("2026-01-28"), D("2026-01-30")
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _date(value) -> dt.date:
-    return pd.Timestamp(value).date()
-
-
-def _native(value):
-    """A DataFrame cell as a plain Python value a DB driver accepts."""
-    if pd.isna(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value.item() if hasattr(value, "item") else value
-
-
-def _values(evaluation) -> dict:
-    return {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
-
-
 def evaluations(instance: DagsterInstance, run_id: str) -> dict:
-    """check name -> list of its evaluations in the run."""
-    found: dict = {}
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = record.dagster_event.event_specific_data
-        if evaluation.asset_key == SILVER_KEY:
-            found.setdefault(evaluation.check_name, []).append(evaluation)
-    return found
-
-
-def only(instance: DagsterInstance, run_id: str) -> dict:
-    """check name -> its one evaluation (each check runs once per run, whatever the range)."""
-    found = evaluations(instance, run_id)
-    assert {name: len(found.get(name, [])) for name in CHECK_NAMES} == dict.fromkeys(CHECK_NAMES, 1)
-    return {name: found[name][0] for name in CHECK_NAMES}
+    """check name -> AssetCheckEvaluation of the silver checks in one run."""
+    records = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    found = [r.dagster_event.event_specific_data for r in records]
+    return {e.check_name: e for e in found if e.asset_key == SILVER_KEY}
 
 
 def materialized(instance: DagsterInstance, run_id: str) -> set:
@@ -95,33 +58,26 @@ def materialized(instance: DagsterInstance, run_id: str) -> set:
     return {record.dagster_event.asset_key for record in records}
 
 
-def run_checks(defs, settings, names, window=None, instance=None):
-    """Run only the named silver checks (no dbt), over `window` via the range tags, or without a range."""
-    job = define_asset_job(
-        CHECK_JOB,
-        selection=AssetSelection.checks(*(AssetCheckKey(SILVER_KEY, name) for name in names)),
-        partitions_def=history_partitions(settings),
-    )
-    tags = {}
-    if window:
-        tags = {pipeline.RANGE_START_TAG: window[0].isoformat(), pipeline.RANGE_END_TAG: window[1].isoformat()}
-    return (
-        Definitions.merge(defs, Definitions(jobs=[job]))
-        .resolve_job_def(CHECK_JOB)
-        .execute_in_process(instance=instance or DagsterInstance.ephemeral(), tags=tags, raise_on_error=False)
-    )
+def _values(evaluation) -> dict:
+    return {key: value.value for key, value in evaluation.metadata.items()}
 
 
 def _silver_dates(wh: Warehouse) -> list[dt.date]:
-    rows = wh.read_sql(
-        "SELECT DISTINCT snapshot_date FROM {silver}.tenant_room_snapshot_daily ORDER BY snapshot_date"
-    )
-    return [_date(v) for v in rows["snapshot_date"]]
+    rows = wh.read_sql("SELECT DISTINCT snapshot_date FROM {silver}.tenant_room_snapshot_daily ORDER BY snapshot_date")
+    return [pd.Timestamp(v).date() for v in rows["snapshot_date"]]
+
+
+def _stored(wh: Warehouse, test: str) -> pd.DataFrame:
+    """The failing rows dbt stored for a test (store_failures)."""
+    with wh.engine.connect() as conn:
+        quote = wh.engine.dialect.identifier_preparer.quote_identifier
+        result = conn.execute(sa.text(f"SELECT * FROM {quote(wh.schema_prefix + 'dbt_test__audit')}.{quote(test)}"))
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)])
 def module_backend(request, tmp_path_factory):
-    """A fresh (url, prefix) factory of one backend for module-scoped scenarios; drops MySQL schemas after."""
+    """A fresh warehouse factory of one backend for module-scoped scenarios; drops MySQL schemas after."""
     made = []
 
     def new(name: str) -> Warehouse:
@@ -137,41 +93,7 @@ def module_backend(request, tmp_path_factory):
         wh.drop_schemas()
 
 
-# -- pure rules (no warehouse) -------------------------------------------------------------
-
-
-def _health_frame(rows):
-    columns = ["snapshot_date", "previous_date", "silver_rows", "previous_silver_rows", "dump_rows",
-               "previous_dump_rows", "repeated_rows"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def test_health_rule_row_change_is_strictly_above_the_share_and_needs_a_previous_snapshot():
-    days = _health_frame([
-        (D("2026-01-01"), None, 100, None, 120, None, 0),  # first snapshot: nothing to compare
-        (D("2026-01-02"), D("2026-01-01"), 120, 100, 120, 120, 0),  # +20% exactly: tolerated
-        (D("2026-01-03"), D("2026-01-02"), 95, 120, 120, 120, 0),  # -20.8%: fails
-        (D("2026-01-04"), D("2026-01-03"), 50, 0, 120, 120, 0),  # previous not in silver: not judged
-        (D("2026-01-05"), D("2026-01-04"), 0, 50, 120, 120, 0),  # silver lost the date: -100%
-    ])
-    bad = judge_snapshot_health(days, max_row_change=0.20, min_tenants_for_repeat=1000)
-    assert list(bad["snapshot_date"]) == [D("2026-01-03"), D("2026-01-05")]
-    assert list(bad["row_change"]) == [-0.2083, -1.0]
-    assert list(bad["reason"]) == ["row count -20.8% vs previous snapshot", "row count -100.0% vs previous snapshot"]
-
-
-def test_health_rule_repeat_needs_the_portfolio_size_and_every_tenant_unchanged():
-    days = _health_frame([
-        (D("2026-01-02"), D("2026-01-01"), 900, 900, 1000, 1000, 1000),  # all 1,000 unchanged: repeat
-        (D("2026-01-03"), D("2026-01-02"), 900, 900, 999, 999, 999),  # same, but below 1,000 tenants
-        (D("2026-01-04"), D("2026-01-03"), 900, 900, 1000, 1000, 999),  # one tenant changed
-        (D("2026-01-05"), D("2026-01-04"), 900, 900, 1000, 1001, 1000),  # a tenant left the dump
-    ])
-    bad = judge_snapshot_health(days, max_row_change=0.20, min_tenants_for_repeat=1000)
-    assert list(bad["snapshot_date"]) == [D("2026-01-02")]
-    assert "repeats the previous snapshot" in bad.iloc[0]["reason"]
-    lowered = judge_snapshot_health(days, max_row_change=0.20, min_tenants_for_repeat=999)
-    assert list(lowered["snapshot_date"]) == [D("2026-01-02"), D("2026-01-03")]
+# -- pure rules and settings -----------------------------------------------------------------
 
 
 def test_gap_dates_run_from_the_first_dump_or_history_start_to_the_latest_dump():
@@ -181,20 +103,69 @@ def test_gap_dates_run_from_the_first_dump_or_history_start_to_the_latest_dump()
     assert gap_dates([], D("2026-01-01")) == []
 
 
-def test_health_thresholds_come_from_the_environment():
+def test_health_thresholds_come_from_the_environment_and_reach_dbt():
     default = Settings.from_env({})
     assert (default.health_max_row_change, default.health_min_tenants_for_repeat) == (0.20, 1000)
     custom = Settings.from_env({"OCCUPANCY_HEALTH_MAX_ROW_CHANGE": "0.3", "OCCUPANCY_HEALTH_MIN_TENANTS": "50"})
     assert (custom.health_max_row_change, custom.health_min_tenants_for_repeat) == (0.3, 50)
+    assert {k: dbt_vars(custom)[k] for k in ("health_max_row_change", "health_min_tenants")} == {
+        "health_max_row_change": 0.3, "health_min_tenants": 50}
 
 
-def test_the_four_checks_are_defined_on_silver_with_their_blocking_flags():
-    graph = build_definitions(make_settings("duckdb:///unused.duckdb")).resolve_asset_graph()
-    specs = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys if key.asset_key == SILVER_KEY}
-    assert {name: spec.blocking for name, spec in specs.items()} == {
-        "unique_key": True, "snapshot_health": True, "snapshot_gaps": False, "freshness": False}
-    # they share silver's daily partitions, so a range run hands them the range
-    assert {spec.partitions_def for spec in specs.values()} == {graph.get(SILVER_KEY).partitions_def}
+# -- the health rules, on hand-made rows (dbt test only) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def health_rows(module_backend):
+    """Silver row counts 100, 120 (+20% exactly), 95 (-20.8%), 95, 0 (silver lost the date) on
+    01-01 .. 01-05; 120-tenant dumps every day, 01-04's repeating 01-03's (same status and contract)."""
+    wh = module_backend("health")
+    wh.ensure_schemas()
+    days = [D("2026-01-0%d" % i) for i in range(1, 6)]
+    silver = pd.DataFrame({"snapshot_date": [d for d, n in zip(days, (100, 120, 95, 95, 0)) for _ in range(n)]})
+    dumps = pd.concat([
+        pd.DataFrame({"snapshot_date": day, "tenant_id": range(120), "status": 9,
+                      "moving_id": [t + (0 if day == days[3] else i) * 1000 for t in range(120)]})
+        for i, day in enumerate(days)
+    ])
+    with wh.engine.begin() as conn:
+        for layer, table, frame in (("silver", "tenant_room_snapshot_daily", silver),
+                                    ("staging", "tenant_daily_snapshots", dumps)):
+            columns = {c: (sa.Date if c == "snapshot_date" else sa.Integer) for c in frame.columns}
+            t = sa.Table(table, sa.MetaData(), *(sa.Column(c, kind) for c, kind in columns.items()), schema=wh.schema(layer))
+            t.create(conn)
+            conn.execute(t.insert(), frame.to_dict("records"))
+    # 01-04 repeats 01-03: same moving_id as 01-03 (i = 2 there)
+    with wh.engine.begin() as conn:
+        conn.execute(wh.render("UPDATE {staging}.tenant_daily_snapshots SET moving_id = tenant_id + 2000 "
+                               "WHERE snapshot_date = :d"), {"d": days[3]})
+    return wh
+
+
+def _health(wh: Warehouse, **dbt_var_values) -> pd.DataFrame:
+    window = {"min_date": "2026-01-01", "max_date": "2026-01-05"}
+    result = dbt_test(wh, HEALTH, {**window, **dbt_var_values})[HEALTH]
+    stored = _stored(wh, HEALTH)
+    assert result["failures"] == len(stored)
+    stored["snapshot_date"] = stored["snapshot_date"].map(lambda v: pd.Timestamp(v).date())
+    return stored.sort_values("snapshot_date").reset_index(drop=True)
+
+
+def test_health_row_change_is_strictly_above_the_share_and_needs_a_previous_snapshot(health_rows):
+    bad = _health(health_rows, health_min_tenants=1000)  # 120 tenants: the repeat rule is off
+    assert list(bad["snapshot_date"]) == [D("2026-01-03"), D("2026-01-05")]  # +20% exactly is tolerated
+    assert [float(v) for v in bad["row_change"]] == [-0.2083, -1.0]
+    assert list(bad["reason"]) == ["row count jump vs previous snapshot"] * 2
+    assert [int(v) for v in bad["previous_silver_rows"]] == [120, 95]
+
+
+def test_health_repeat_needs_the_portfolio_size_and_every_tenant_unchanged(health_rows):
+    bad = _health(health_rows, health_min_tenants=120)
+    assert list(bad["snapshot_date"]) == [D("2026-01-03"), D("2026-01-04"), D("2026-01-05")]
+    repeat = bad.set_index("snapshot_date").loc[D("2026-01-04")]
+    assert repeat["reason"].startswith("dump repeats the previous snapshot")
+    assert int(repeat["repeated_rows"]) == int(repeat["dump_rows"]) == 120
+    assert list(_health(health_rows, health_min_tenants=121)["snapshot_date"]) == [D("2026-01-03"), D("2026-01-05")]
 
 
 # -- the worked example --------------------------------------------------------------------
@@ -202,21 +173,11 @@ def test_the_four_checks_are_defined_on_silver_with_their_blocking_flags():
 
 def test_worked_example_unique_health_and_gaps_pass_and_freshness_warns(example_warehouse):
     _, _, _, instance = example_warehouse
-    (history_run,) = instance.get_runs(filters=RunsFilter(job_name=HISTORY_JOB))
-    result = only(instance, history_run.run_id)
-
-    unique = result["unique_key"]
-    assert (unique.passed, unique.severity, unique.blocking) == (True, AssetCheckSeverity.ERROR, True)
-    # one evaluation over the run's whole partition range (single-run backfill)
-    assert _values(unique) == {"window_start": "2026-01-30", "window_end": "2026-02-01",
-                               "duplicate_keys": 0, "surplus_rows": 0, "dates_affected": 0}
-
-    health = result["snapshot_health"]
-    assert (health.passed, health.severity, health.blocking) == (True, AssetCheckSeverity.ERROR, True)
-    values = _values(health)
-    # silver holds 4 rows on each of the three dates (SPEC 12), so nothing moves
-    assert (values["dates_evaluated"], values["failing_dates"]) == (3, 0)
-    assert (values["max_row_change"], values["min_tenants_for_repeat"]) == (0.20, 1000)
+    (run,) = instance.get_runs()
+    result = evaluations(instance, run.run_id)
+    assert set(result) == {UNIQUE, HEALTH, "snapshot_gaps", "freshness"}
+    for name in (UNIQUE, HEALTH):
+        assert (result[name].passed, result[name].severity, result[name].blocking) == (True, AssetCheckSeverity.ERROR, True)
 
     gaps = result["snapshot_gaps"]
     assert (gaps.passed, gaps.severity) == (True, AssetCheckSeverity.WARN)
@@ -236,50 +197,28 @@ def test_freshness_tolerates_one_day_of_lag(example_warehouse):
     assert not stale.passed and stale.metadata["lag_days"].value == 2
 
 
-@contextlib.contextmanager
-def duplicated_silver_row(wh: Warehouse, where: str, params: dict):
-    """Insert a copy of the one silver row matching `where`; put the table back afterwards."""
+def test_unique_fails_on_an_injected_duplicate_and_stores_the_key(example_warehouse):
+    wh, *_ = example_warehouse
     table = "{silver}.tenant_room_snapshot_daily"
+    where, params = "snapshot_date = :d AND tenant_id = 1", {"d": D("2026-01-31")}
     original = wh.read_sql(f"SELECT * FROM {table} WHERE {where}", params)
-    assert len(original) == 1
     with wh.begin() as conn:
         conn.execute(wh.render(f"INSERT INTO {table} SELECT * FROM {table} WHERE {where}"), params)
     try:
-        yield
-    finally:
-        values = {f"c{i}": _native(v) for i, v in enumerate(original.iloc[0].tolist())}
+        result = dbt_test(wh, UNIQUE, {"min_date": "2026-01-30", "max_date": "2026-02-01"})[UNIQUE]
+        stored = _stored(wh, UNIQUE)  # each run replaces the stored failures
+        outside = dbt_test(wh, UNIQUE, {"min_date": "2026-02-01", "max_date": "2026-02-01"})[UNIQUE]
+    finally:  # both copies out, the original back
+        columns = ", ".join(original.columns)
+        values = ", ".join(f":{c}" for c in original.columns)
         with wh.begin() as conn:
             conn.execute(wh.render(f"DELETE FROM {table} WHERE {where}"), params)
-            conn.execute(wh.render(f"INSERT INTO {table} VALUES ({', '.join(':' + k for k in values)})"), values)
-
-
-def test_unique_fails_on_an_injected_duplicate_and_names_the_key(example_warehouse):
-    wh, settings, defs, _ = example_warehouse
-    with duplicated_silver_row(wh, "snapshot_date = :d AND tenant_id = 1", {"d": D("2026-01-31")}):
-        result = run_checks(defs, settings, ["unique_key"], (SNAPSHOT_DATES[0], AS_OF))
-    assert not result.success  # a failed blocking ERROR check fails its step
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert (evaluation.check_name, evaluation.passed, evaluation.severity) == (
-        "unique_key", False, AssetCheckSeverity.ERROR)
-    values = _values(evaluation)
-    assert (values["duplicate_keys"], values["surplus_rows"], values["dates_affected"]) == (1, 1, 1)
-    assert values["affected_dates"] == ["2026-01-31"]
-    # the example table: snapshot_date | tenant_id | apartment_id | room_id | row_count
-    example_row = values["example_keys"].splitlines()[2]
-    assert [cell.strip() for cell in example_row.strip("|").split("|")] == ["2026-01-31", "1", "1", "101", "2"]
-    assert len(wh.read_sql("SELECT * FROM {silver}.tenant_room_snapshot_daily")) == len(EXPECTED_SILVER)  # restored
-
-
-def test_a_run_without_a_partition_range_checks_the_latest_snapshot_dates(example_warehouse, monkeypatch):
-    _, settings, defs, _ = example_warehouse
-    monkeypatch.setattr(silver_checks, "DEFAULT_WINDOW_DATES", 2)
-    result = run_checks(defs, settings, ["unique_key", "snapshot_health"])
-    assert result.success
-    for evaluation in result.get_asset_check_evaluations():
-        values = _values(evaluation)
-        assert (values["window_start"], values["window_end"]) == ("2026-01-31", "2026-02-01"), evaluation.check_name
-        if evaluation.check_name == "snapshot_health":
-            assert values["dates_evaluated"] == 2  # 2026-01-30 is fetched only as the previous snapshot
+            conn.execute(wh.render(f"INSERT INTO {table} ({columns}) VALUES ({values})"),
+                         original.astype(object).where(original.notna(), None).to_dict("records")[0])
+    assert (result["status"], result["failures"]) == ("fail", 1)
+    assert (outside["status"], outside["failures"]) == ("pass", 0)  # only the window is judged
+    assert [tuple(map(str, row)) for row in stored[["tenant_id", "apartment_id", "room_id", "row_count"]].itertuples(index=False)] \
+        == [("1", "1", "101", "2")]
 
 
 # -- a staging gap -------------------------------------------------------------------------
@@ -287,37 +226,32 @@ def test_a_run_without_a_partition_range_checks_the_latest_snapshot_dates(exampl
 
 @pytest.fixture(scope="module")
 def gap_run(module_backend):
-    """The worked example with no dump on 2026-01-31, backfilled through the pipeline."""
+    """The worked example with no dump on 2026-01-31, backfilled through the daily job."""
     wh = module_backend("gap")
     frames = staging_frames()
     snapshots = frames["tenant_daily_snapshots"]
-    gap = pd.to_datetime(snapshots["snapshot_date"]) == pd.Timestamp("2026-01-31")
-    frames["tenant_daily_snapshots"] = snapshots[~gap]
+    frames["tenant_daily_snapshots"] = snapshots[pd.to_datetime(snapshots["snapshot_date"]) != pd.Timestamp("2026-01-31")]
     load_staging(wh, frames)
     settings = make_settings(wh.url.render_as_string(hide_password=False), wh.schema_prefix)
     instance = DagsterInstance.ephemeral()
-    outcomes = pipeline.backfill(build_definitions(settings), settings, instance, SNAPSHOT_DATES[0], AS_OF)
-    return wh, instance, outcomes
+    outcome = run_daily_job(build_definitions(settings), instance, wh, SNAPSHOT_DATES[0], AS_OF, say=lambda _: None)
+    return wh, instance, outcome
 
 
 def test_a_staging_gap_is_reported_skipped_and_does_not_fail_the_run(gap_run):
-    wh, instance, outcomes = gap_run
-    assert [(o.job, o.success) for o in outcomes] == [
-        (REFERENCE_JOB, True), (HISTORY_JOB, True), (PROJECTION_JOB, True)]
-    result = only(instance, outcomes[1].run_id)
+    wh, instance, outcome = gap_run
+    assert outcome.success, outcome.describe()
+    result = evaluations(instance, outcome.run_id)
     gaps = result["snapshot_gaps"]
     assert (gaps.passed, gaps.severity, gaps.blocking) == (False, AssetCheckSeverity.WARN, False)
     values = _values(gaps)
     assert (values["gap_count"], values["gap_dates"]) == (1, ["2026-01-31"])
     assert (values["first_snapshot_date"], values["latest_snapshot_date"]) == ("2026-01-30", "2026-02-01")
     assert _silver_dates(wh) == [D("2026-01-30"), D("2026-02-01")]  # skipped: no silver rows for the gap
-    # health compares 2026-02-01 with 2026-01-30 across the gap: 4 rows each, nothing to report
-    health = result["snapshot_health"]
-    assert health.passed and (_values(health)["dates_evaluated"], _values(health)["failing_dates"]) == (2, 0)
-    # listed as a warning; the run still succeeded
+    assert result[HEALTH].passed  # 02-01 against 01-30 across the gap: 4 rows each
     # a warning, not a failure: listed apart from the failed checks
-    assert "silver/tenant_room_snapshot_daily:snapshot_gaps" in outcomes[1].warnings
-    assert "silver/tenant_room_snapshot_daily:snapshot_gaps" not in outcomes[1].failed_checks
+    assert "silver/tenant_room_snapshot_daily:snapshot_gaps" in outcome.warnings
+    assert not outcome.failed_checks
 
 
 # -- a repeated and a truncated dump on a portfolio above 1,000 tenants ----------------------
@@ -333,81 +267,49 @@ def portfolio(module_backend):
     copied = snapshots[dates == REPEATED_DAY - dt.timedelta(days=1)].assign(snapshot_date=pd.Timestamp(REPEATED_DAY))
     frames["tenant_daily_snapshots"] = pd.concat([snapshots[dates != REPEATED_DAY], copied], ignore_index=True)
     load_staging(wh, frames)
-    url = wh.url.render_as_string(hide_password=False)
-    settings = make_settings(url, wh.schema_prefix, history_start=PORTFOLIO_START)
+    settings = make_settings(wh.url.render_as_string(hide_password=False), wh.schema_prefix, history_start=PORTFOLIO_START)
     defs = build_definitions(settings)
     instance = DagsterInstance.ephemeral()
-    outcomes = pipeline.backfill(defs, settings, instance, PORTFOLIO_START, PORTFOLIO_END)
-    return wh, settings, defs, instance, outcomes, len(copied)
+    outcome = run_daily_job(defs, instance, wh, PORTFOLIO_START, PORTFOLIO_END, say=lambda _: None)
+    return wh, settings, defs, instance, outcome, len(copied)
 
 
 def test_a_repeated_dump_fails_health_and_stops_everything_downstream(portfolio):
-    wh, _, _, instance, outcomes, copied_rows = portfolio
+    wh, _, _, instance, outcome, copied_rows = portfolio
     assert copied_rows >= 1000  # big enough for the repeat rule
-    # history failed, so run_steps never started the projection job
-    assert [(o.job, o.success) for o in outcomes] == [(REFERENCE_JOB, True), (HISTORY_JOB, False)]
-    assert not instance.get_runs(filters=RunsFilter(job_name=PROJECTION_JOB))
-    history = outcomes[1]
-    assert "silver/tenant_room_snapshot_daily:snapshot_health" in history.failed_checks
-    # silver was built and checked; kpi_month_end_metrics (its own dbt step) waited for the blocking check
-    assert materialized(instance, history.run_id) == {SILVER_KEY}
-    assert MONTH_END_KEY not in materialized(instance, history.run_id)
+    assert not outcome.success
+    assert f"silver/tenant_room_snapshot_daily:{HEALTH}" in outcome.failed_checks
+    # dbt skipped the month-end model behind the failed test; occupancy never ran
+    assert materialized(instance, outcome.run_id) & {MONTH_END_KEY, OCCUPANCY_KEY} == set()
     assert not wh.table_exists("gold", "kpi_month_end_metrics")
     assert not wh.table_exists("gold", OCCUPANCY_KEY.path[-1])
+    assert any("test assert_silver_snapshot_health: 1 failing row(s)" in line for line in outcome.errors), outcome.errors
 
-    health = only(instance, history.run_id)["snapshot_health"]
-    assert (health.passed, health.severity, health.blocking) == (False, AssetCheckSeverity.ERROR, True)
-    (failure,) = _values(health)["failures_json"]  # only the repeated day
-    assert failure["snapshot_date"] == "2026-01-28" and failure["previous_date"] == "2026-01-27"
-    assert failure["dump_rows"] == failure["previous_dump_rows"] == failure["repeated_rows"] == copied_rows
-    assert failure["reason"] == "dump repeats the previous snapshot (every tenant's status and contract unchanged)"
-    assert _values(health)["dates_evaluated"] == 7
+    health = evaluations(instance, outcome.run_id)[HEALTH]
+    assert (health.passed, health.severity) == (False, AssetCheckSeverity.ERROR)
+    failing = _values(health)["failing_rows"]  # from the audit table dbt stored
+    assert "2026-01-28" in failing and "2026-01-27" in failing and "dump repeats the previous snapshot" in failing
+    assert str(copied_rows) in failing
 
 
 @pytest.fixture(scope="module")
 def truncated_run(portfolio):
-    """Drop the tenants with tenant_id % 5 in (0, 1) (~40%) from the 01-30 dump; rerun history for 01-30 only."""
+    """Drop the tenants with tenant_id % 5 in (0, 1) (~40%) from the 01-30 dump; rerun partition 01-30 only."""
     wh, settings, defs, instance, _, _ = portfolio
-    params = {"day": TRUNCATED_DAY, "previous": TRUNCATED_DAY - dt.timedelta(days=1)}
-    kept = "SUM(CASE WHEN MOD(tenant_id, 5) >= 2 THEN 1 ELSE 0 END) AS kept_rows"
-    counts = {}
-    for layer, table in (("silver", "tenant_room_snapshot_daily"), ("staging", "tenant_daily_snapshots")):
-        rows = wh.read_sql(
-            f"SELECT snapshot_date, COUNT(*) AS all_rows, {kept} FROM {{{layer}}}.{table} "
-            "WHERE snapshot_date IN (:day, :previous) GROUP BY snapshot_date",
-            params,
-        )
-        counts[layer] = {_date(r.snapshot_date): (int(r.all_rows), int(r.kept_rows)) for r in rows.itertuples()}
     with wh.begin() as conn:
         conn.execute(wh.render(
             "DELETE FROM {staging}.tenant_daily_snapshots WHERE snapshot_date = :day AND MOD(tenant_id, 5) < 2"
-        ), params)
-    outcome = pipeline.run_job(defs, HISTORY_JOB, instance, (TRUNCATED_DAY, TRUNCATED_DAY))
-    return instance, outcome, counts
+        ), {"day": TRUNCATED_DAY})
+    outcome = run_daily_job(defs, instance, wh, TRUNCATED_DAY, TRUNCATED_DAY, say=lambda _: None)
+    return wh, instance, outcome
 
 
 def test_a_truncated_dump_fails_health_against_the_snapshot_before_the_window(truncated_run):
-    instance, outcome, counts = truncated_run
+    wh, instance, outcome = truncated_run
     assert not outcome.success
-    assert "silver/tenant_room_snapshot_daily:snapshot_health" in outcome.failed_checks
+    assert f"silver/tenant_room_snapshot_daily:{HEALTH}" in outcome.failed_checks
     assert MONTH_END_KEY not in materialized(instance, outcome.run_id)
-    values = _values(only(instance, outcome.run_id)["snapshot_health"])
-    assert (values["window_start"], values["window_end"], values["dates_evaluated"]) == ("2026-01-30", "2026-01-30", 1)
-    previous = TRUNCATED_DAY - dt.timedelta(days=1)
-    # silver now holds exactly the kept tenants' pre-truncation rows; 01-29 is fetched from before the window
-    silver_rows, previous_silver_rows = counts["silver"][TRUNCATED_DAY][1], counts["silver"][previous][0]
-    dump_rows, previous_dump_rows = counts["staging"][TRUNCATED_DAY][1], counts["staging"][previous][0]
-    assert dump_rows < 0.65 * counts["staging"][TRUNCATED_DAY][0] and dump_rows < 1000
-    change = round((silver_rows - previous_silver_rows) / previous_silver_rows, 4)
-    assert change < -0.3
-    assert values["failures_json"] == [{
-        "snapshot_date": "2026-01-30",
-        "previous_date": "2026-01-29",
-        "silver_rows": silver_rows,
-        "previous_silver_rows": previous_silver_rows,
-        "dump_rows": dump_rows,
-        "previous_dump_rows": previous_dump_rows,
-        "repeated_rows": 0,  # below 1,000 tenants the repeat rule is not evaluated
-        "row_change": change,
-        "reason": f"row count {change:.1%} vs previous snapshot",
-    }]
+    (row,) = _stored(wh, HEALTH).itertuples()
+    assert (str(pd.Timestamp(row.snapshot_date).date()), str(pd.Timestamp(row.previous_date).date())) == (
+        "2026-01-30", "2026-01-29")
+    assert float(row.row_change) < -0.3 and row.reason == "row count jump vs previous snapshot"

@@ -2,8 +2,8 @@
     Rebuilds exactly the partition window, like the silver model it reads. -#}
 {{ config(
     materialized='incremental',
-    pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],
-    post_hook=["{{ ensure_index(this, ['snapshot_date']) }}"],
+    pre_hook=[{"sql": "{{ delete_window('as_of_date') }}", "transaction": true}],
+    post_hook=["{{ ensure_index(this, ['as_of_date']) }}"],
 ) }}
 
 with present as (
@@ -110,7 +110,7 @@ metrics as (
 )
 
 select
-    snapshot_date,
+    snapshot_date as as_of_date,
     cast(occupancy_room_count_0000 as {{ int_type() }}) as occupancy_room_count_0000,
     cast(occupancy_room_count_eod as {{ int_type() }}) as occupancy_room_count_eod,
     cast(same_day_moveins as {{ int_type() }}) as same_day_moveins,

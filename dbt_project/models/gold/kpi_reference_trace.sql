@@ -2,9 +2,9 @@
 {{ config(materialized='table') }}
 
 with kpi as (
-    select snapshot_date, kpi_definition_version, same_day_moveout_policy, generated_at
+    select as_of_date, kpi_definition_version, same_day_moveout_policy, generated_at
     from {{ ref('kpi_month_end_metrics') }}
-    where snapshot_date = (select max(snapshot_date) from {{ ref('kpi_month_end_metrics') }})
+    where as_of_date = (select max(as_of_date) from {{ ref('kpi_month_end_metrics') }})
 ),
 
 silver as (
@@ -18,7 +18,7 @@ occupancy as (
 )
 
 select
-    kpi.snapshot_date as as_of_date,
+    kpi.as_of_date,
     '{{ var("kpi_definition_version") }}' as kpi_definition_version,
     '{{ var("same_day_moveout_policy") }}' as same_day_moveout_policy,
     kpi.generated_at as kpi_model_generated_at,

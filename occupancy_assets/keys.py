@@ -1,0 +1,24 @@
+"""Names every layer agrees on: asset keys, the job, the concurrency pool.
+
+The bottom of the package: it imports nothing from it, so assets, checks, automation and the
+CLI can all depend on it without depending on each other.
+"""
+
+from dagster import AssetKey
+
+STAGING_TABLE_NAMES = ("tenant_daily_snapshots", "tenants", "movings", "apartments", "rooms")
+STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLE_NAMES}
+SNAPSHOTS_KEY = STAGING_KEYS["tenant_daily_snapshots"]
+
+SILVER_KEY = AssetKey(["silver", "tenant_room_snapshot_daily"])
+MONTH_END_KEY = AssetKey(["gold", "kpi_month_end_metrics"])
+OCCUPANCY_KEY = AssetKey(["gold", "occupancy_daily_metrics"])
+TRACE_KEY = AssetKey(["gold", "kpi_reference_trace"])
+SEED_KEYS = (AssetKey(["silver", "management_statuses"]), AssetKey(["gold", "kpi_references"]))
+
+#: The one job of the daily pipeline (UI, schedule, sensor and CLI all launch it).
+DAILY_JOB = "daily"
+
+#: Every asset and check that writes or scans the warehouse runs in this Dagster pool; its limit
+#: is 1 (dagster.yaml), so runs from any launcher queue behind each other.
+WAREHOUSE_POOL = "warehouse"

@@ -1,0 +1,167 @@
+"""Launch the `daily` job from the command line (`occupancy-kpi daily/backfill/demo`), in this
+process, recorded in the Dagster instance so the run shows in the UI like any other.
+
+Runs the daemon launches (schedule, sensor, UI) queue in the `warehouse` pool (dagster.yaml); a CLI
+run joins that queue from outside: it waits until no other run holds the pool, and two CLI processes
+take turns through a lock file in $DAGSTER_HOME. A process that waited while another launched the
+same partition reports that run instead of launching it again (one materialization of T).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from dagster import (
+    AssetCheckSeverity,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    Definitions,
+    RunsFilter,
+)
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from .jobs import daily_selection
+from .keys import DAILY_JOB, WAREHOUSE_POOL
+from .partitions import partition_key
+from .settings import Settings
+from .warehouse import Warehouse
+
+POOL_POLL_SECONDS = 2.0
+LOCK_FILE = "occupancy-kpi-launch.lock"
+
+
+@dataclass
+class RunOutcome:
+    """What an operator needs to know about one run, in a few lines."""
+
+    run_id: str
+    window: tuple[dt.date, dt.date]
+    success: bool
+    failed_checks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    #: True when another process launched this run and this one only waited for it
+    joined: bool = False
+
+    def describe(self) -> str:
+        start, end = self.window
+        where = str(start) if start == end else f"{start} .. {end}"
+        verdict = "ok" if self.success else "FAILED"
+        lines = [f"{DAILY_JOB} {where}: {verdict} [run {self.run_id[:8]}]" + (" (launched by another process)" if self.joined else "")]
+        lines += [f"  failed check: {name}" for name in self.failed_checks]
+        lines += [f"  warning: {name}" for name in self.warnings]
+        lines += [f"  error: {line}" for line in self.errors]
+        return "\n".join(lines)
+
+
+def summarize(instance: DagsterInstance, run_id: str, window: tuple[dt.date, dt.date], joined: bool = False) -> RunOutcome:
+    """The run's verdict, failed checks (with severity) and step errors, from the event log."""
+    run = instance.get_run_by_id(run_id)
+    outcome = RunOutcome(run_id, window, run is not None and run.status == DagsterRunStatus.SUCCESS, joined=joined)
+    for record in instance.all_logs(run_id, of_type={DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.STEP_FAILURE}):
+        event = record.dagster_event
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                name = evaluation.asset_check_key.to_user_string()
+                (outcome.warnings if evaluation.severity == AssetCheckSeverity.WARN else outcome.failed_checks).append(name)
+        elif event.step_failure_data:
+            line = _first_line(event.step_failure_data.error)
+            if line and line not in outcome.errors:
+                outcome.errors.append(f"{event.step_key}: {line}")
+    return outcome
+
+
+def _first_line(error) -> str | None:
+    """The user-facing line of a step failure: the user code's exception, not Dagster's wrapper."""
+    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster") and "ExecutionError" in error.cls_name:
+        error = error.cause
+    message = (error.message or "").strip() if error is not None else ""
+    return message.splitlines()[0] if message else None
+
+
+@contextlib.contextmanager
+def launch_lock(instance: DagsterInstance) -> Iterator[None]:
+    """One CLI launcher at a time per instance (a lock file in $DAGSTER_HOME; none for an ephemeral one)."""
+    root = getattr(instance, "root_directory", None)
+    if not root:
+        yield
+        return
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, LOCK_FILE), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def runs_holding_the_pool(instance: DagsterInstance) -> list:
+    runs = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
+    return [run for run in runs if run.run_op_concurrency and WAREHOUSE_POOL in (run.run_op_concurrency.all_pools or ())]
+
+
+def wait_for_the_pool(instance: DagsterInstance, say: Callable[[str], None]) -> None:
+    """Wait while another run (any launcher) holds the warehouse pool."""
+    announced = None
+    while busy := runs_holding_the_pool(instance):
+        if busy[0].run_id != announced:
+            announced = busy[0].run_id
+            say(f"waiting for run {announced[:8]} ({busy[0].job_name}, {busy[0].status.value}) to release the warehouse")
+        time.sleep(POOL_POLL_SECONDS)
+
+
+def run_daily_job(
+    defs: Definitions,
+    instance: DagsterInstance,
+    wh: Warehouse,
+    start: dt.date,
+    end: dt.date,
+    say: Callable[[str], None] = print,
+) -> RunOutcome:
+    """One run of the daily job over the as-of range [start, end] (start == end: the daily run of T)."""
+    job = defs.resolve_job_def(DAILY_JOB)
+    graph = defs.resolve_asset_graph()
+    code_versions = {key: graph.get(key).code_version for key in graph.get_all_asset_keys()}
+    asked_at = time.time()
+    running = {run.run_id for run in _runs_of(instance, start) if not run.is_finished} if start == end else set()
+    with launch_lock(instance):
+        wait_for_the_pool(instance, say)
+        if start == end:
+            joined = _run_launched_meanwhile(instance, start, asked_at, running)
+            if joined is not None:
+                return summarize(instance, joined, (start, end), joined=True)
+        selection = daily_selection(instance, code_versions, wh)
+        if start == end:
+            result = job.execute_in_process(
+                instance=instance, partition_key=partition_key(start), asset_selection=selection, raise_on_error=False
+            )
+        else:
+            tags = {ASSET_PARTITION_RANGE_START_TAG: partition_key(start), ASSET_PARTITION_RANGE_END_TAG: partition_key(end)}
+            result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection, raise_on_error=False)
+    return summarize(instance, result.run_id, (start, end))
+
+
+def _runs_of(instance: DagsterInstance, day: dt.date) -> list:
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+
+    return list(instance.get_runs(filters=RunsFilter(job_name=DAILY_JOB, tags={PARTITION_NAME_TAG: partition_key(day)})))
+
+
+def _run_launched_meanwhile(instance: DagsterInstance, day: dt.date, since: float, running: set[str]) -> str | None:
+    """The run of partition T that was in progress when this process asked, or was created while it
+    waited (newest first); None: T has to be run."""
+    records = instance.get_run_records(
+        filters=RunsFilter(job_name=DAILY_JOB, tags={"dagster/partition": partition_key(day)}), limit=5
+    )
+    for record in records:
+        if record.dagster_run.run_id in running or record.create_timestamp.timestamp() >= since:
+            return record.dagster_run.run_id
+    return None

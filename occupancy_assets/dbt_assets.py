@@ -66,7 +66,7 @@ def _run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     yield from with_failing_rows(invocation.stream(), invocation.target_path, invocation.manifest, warehouse.warehouse())
 
 
-def _partitioned_dbt_model(model: str, settings: Settings):
+def _partitioned_dbt_model(model: str, settings: Settings, select: str | None = None):
     """One daily-partitioned dbt model as its own asset step.
 
     silver and kpi_month_end_metrics are separate steps (separate dbt invocations) so that a
@@ -76,7 +76,7 @@ def _partitioned_dbt_model(model: str, settings: Settings):
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
-        select=model,
+        select=select or model,
         name=model,
         partitions_def=history_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),
@@ -115,7 +115,8 @@ def build_dbt_assets(settings: Settings) -> list:
             dbt_args=("seed",),
         ),
         _partitioned_dbt_model("tenant_room_snapshot_daily", settings),
-        _partitioned_dbt_model("kpi_month_end_metrics", settings),
+        # occupancy_property_daily in the same dbt build: its rollup test reads kpi_month_end_metrics
+        _partitioned_dbt_model("kpi_month_end_metrics", settings, select="kpi_month_end_metrics occupancy_property_daily"),
         _unpartitioned_dbt(
             "kpi_reference_trace", "kpi_reference_trace", "One row of dashboard metadata, rebuilt after the KPI tables."
         ),

@@ -10,7 +10,6 @@ so it can be scored once its days are observed (the `backtest` check).
 Factories for the definitions: `build_forecast_asset(settings)`, `build_forecast_checks(settings)`.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 
@@ -39,6 +38,8 @@ from .settings import Settings
 from .warehouse import Warehouse
 
 FORECAST_KEY = AssetKey(["gold", "occupancy_forecast_daily"])
+#: dbt model dbt_project/models/gold/occupancy_property_daily.sql (built with kpi_month_end_metrics)
+PROPERTY_KEY = AssetKey(["gold", "occupancy_property_daily"])
 #: Dagster concurrency pool of every warehouse writer (keys.WAREHOUSE_POOL after the refactor).
 WAREHOUSE_POOL = "warehouse"
 

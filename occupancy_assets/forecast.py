@@ -13,8 +13,8 @@ day D = T + L is
     expected flow(D) = booked flow(T, D) + mean pickup(L, type(D))        (never below 0)
     expected end(D)  = observed end(T) + cumulated expected (move-ins - move-outs) over (T, D]
 
-and the P10-P90 band adds the 10th/90th percentile of the errors this model made at lead L on
-the as-of dates of the same window whose outcome is known.
+and the P10-P90 band is the expected level +- the 80th percentile of the absolute errors this
+model makes at lead L when replayed from the as-of dates of the same window whose outcome is known.
 
 Two definitions of "booked" are used on purpose:
 - `otb_*` columns: exactly SPEC 7's projection (move-ins of status 4/5, move-outs on the effective
@@ -80,6 +80,9 @@ class ForecastParams:
     #: leads pooled on each side when averaging a lead's pickup (smooths sparse day types)
     lead_smoothing: int = 3
     band_quantiles: tuple[float, float] = (0.10, 0.90)
+    #: band = expected +- the (hi - lo) quantile of |error| (centred on the forecast); False: the
+    #: lo / hi quantiles of the signed errors (repeats the window's bias, held fewer actuals)
+    band_centred: bool = True
     #: fewer known errors than this at a lead: no band (NULL) for that lead
     min_band_samples: int = 14
 
@@ -287,7 +290,8 @@ def forecast(
 
     The band of as-of T is a backtest of T's own model over its learning window: replayed from
     every as-of date T' of (T - learn_days, T), its error at lead L where T' + L <= T (the
-    outcome is known at T); P10/P90 of those errors per lead, added to the expected level.
+    outcome is known at T). The 80th percentile of the absolute errors per lead is the band's
+    half-width around the expected level (an 80% interval: P10 / P90 if errors are symmetric).
     (Scoring the forecasts stored for those T' instead gave narrower bands that held fewer
     actuals: they do not carry the error of applying one pickup curve across seasons.)
     """
@@ -315,7 +319,10 @@ def forecast(
             actual = np.where(target <= t, end_ext[np.minimum(target, len(end_ext) - 1)], np.nan)
             errors = actual - predicted
             enough = np.sum(~np.isnan(errors), axis=0) >= params.min_band_samples
-            if enough.any():
+            if enough.any() and params.band_centred:
+                half = np.nanquantile(np.abs(errors[:, enough]), hi_q - lo_q, axis=0)
+                q_lo[enough], q_hi[enough] = -half, half
+            elif enough.any():
                 q_lo[enough] = np.nanquantile(errors[:, enough], lo_q, axis=0)
                 q_hi[enough] = np.nanquantile(errors[:, enough], hi_q, axis=0)
         otb_net = np.cumsum(h.otb_in[t, 1:] - h.otb_out[t, 1:])

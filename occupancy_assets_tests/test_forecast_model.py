@@ -178,3 +178,22 @@ def test_backtest_scores_mae_bias_and_band_coverage_per_lead():
     assert scores.loc[30, "bias_forecast"] == pytest.approx(-1.0)
     assert scores.loc[7, "band_coverage"] == 1.0 and scores.loc[7, "banded"] == 1
     assert scores.loc[30, "band_coverage"] == 0.0  # 100 is outside [95, 99]
+
+
+def test_band_is_centred_on_the_forecast_unless_asked_for_signed_error_quantiles():
+    """From day 100 on, 5 more walk-ins than usual arrive once every 4 days: the lead-only model
+    (learning over the whole window) spreads them, so its replayed errors swing around zero. The
+    centred band is symmetric; the signed one follows the errors' own quantiles."""
+    h = steady_history(days=200)
+    extra = np.where((np.arange(200) >= 100) & (np.arange(200) % 4 == 0), 5.0, 0.0)
+    h.moveins = 10 + extra
+    h.end_rooms = 800 + np.cumsum(extra)
+    as_of = [START + dt.timedelta(days=190)]
+    centred = forecast.forecast(h, as_of, params(learn_days=80), NOW)
+    signed = forecast.forecast(h, as_of, params(learn_days=80, band_centred=False), NOW)
+    up = (centred.p90_period_end_rooms - centred.expected_period_end_rooms).to_numpy()
+    down = (centred.expected_period_end_rooms - centred.p10_period_end_rooms).to_numpy()
+    assert up == pytest.approx(down) and (up >= 0).all() and up.max() > 0
+    assert not np.allclose(signed.p90_period_end_rooms - signed.expected_period_end_rooms,
+                           signed.expected_period_end_rooms - signed.p10_period_end_rooms)
+    pd.testing.assert_series_equal(centred.expected_period_end_rooms, signed.expected_period_end_rooms)

@@ -48,6 +48,7 @@ def main() -> None:
             "+ weekday": dataclasses.replace(base, month_end_effect=False, weekday_effect=True),
             "+ both": dataclasses.replace(base, month_end_effect=True, weekday_effect=True),
             "lead only, no lead smoothing": dataclasses.replace(base, lead_smoothing=0),
+            "lead only, centred band": dataclasses.replace(base, band_centred=True),
         }
     days = list(pd.date_range(first, last, freq="D").date)
     for name, params in variants.items():

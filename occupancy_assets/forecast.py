@@ -401,6 +401,29 @@ def backtest(forecasts: pd.DataFrame, actuals: pd.DataFrame, leads=BACKTEST_LEAD
     return pd.DataFrame(out, columns=columns)
 
 
+def backtest_by_month(forecasts: pd.DataFrame, actuals: pd.DataFrame, leads=(30, 90)) -> pd.DataFrame:
+    """MAE of on-the-books and of the forecast per month of the forecast day, for some leads:
+    how the errors moved over time within one evaluation (columns month, lead_days, mae_otb,
+    mae_forecast, forecasts)."""
+    if forecasts.empty or actuals.empty:
+        return pd.DataFrame(columns=["month", "lead_days", "forecasts", "mae_otb", "mae_forecast"])
+    f = forecasts.copy()
+    f["snapshot_date"] = _as_dates(f["snapshot_date"]).values
+    a = actuals.copy()
+    a["snapshot_date"] = _as_dates(a["snapshot_date"]).values
+    f = f.merge(a[["snapshot_date", "actual_period_end_rooms"]], on="snapshot_date", how="inner")
+    f["lead_days"] = pd.to_numeric(f["lead_days"]).astype(int)
+    f = f[f["lead_days"].isin(list(leads))]
+    actual = pd.to_numeric(f["actual_period_end_rooms"]).astype(float)
+    f["err_otb"] = (actual - pd.to_numeric(f["otb_period_end_rooms"]).astype(float)).abs()
+    f["err_forecast"] = (actual - pd.to_numeric(f["expected_period_end_rooms"]).astype(float)).abs()
+    f["month"] = pd.to_datetime(f["snapshot_date"]).dt.strftime("%Y-%m")
+    out = f.groupby(["month", "lead_days"]).agg(
+        forecasts=("err_otb", "size"), mae_otb=("err_otb", "mean"), mae_forecast=("err_forecast", "mean")
+    )
+    return out.reset_index()
+
+
 def actual_end_rooms(actuals: pd.DataFrame) -> pd.DataFrame:
     """snapshot_date, actual_period_end_rooms from forecast_sql.ACTUALS rows (SPEC 7 observed end)."""
     a = actuals.copy()

@@ -195,18 +195,19 @@ def build_forecast_asset(settings: Settings):
 def backtest_result(wh: Warehouse, settings: Settings, today: dt.date | None = None) -> AssetCheckResult:
     """Score the stored forecasts whose day is observed, over the last learn_days observed days."""
     params = params_from_settings(settings)
-    _, latest = _bounds(wh, today or dt.date(9999, 12, 31))
-    if latest is None or not wh.table_exists("gold", "occupancy_forecast_daily"):
+    if not wh.table_exists("gold", "occupancy_forecast_daily"):
         return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"note": "nothing to score yet"})
-    start = latest - dt.timedelta(days=params.learn_days - 1)
     leads = forecast.BACKTEST_LEADS
-    stored = wh.read_sql(
-        forecast_sql.STORED_FORECASTS,
-        {"start_date": start, "end_date": latest, **{f"lead_{i + 1}": lead for i, lead in enumerate(leads)}},
-    )
-    actuals = forecast.actual_end_rooms(
-        wh.read_sql(forecast_sql.ACTUALS, {"start_date": start, "end_date": latest})
-    )
+    with wh.engine.connect() as conn:  # one connection for the three reads
+        _, latest = _bounds(wh, today or dt.date(9999, 12, 31), conn)
+        if latest is None:
+            return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"note": "nothing to score yet"})
+        start = latest - dt.timedelta(days=params.learn_days - 1)
+        window = {"start_date": start, "end_date": latest}
+        stored = wh.read_sql(
+            forecast_sql.STORED_FORECASTS, {**window, **{f"lead_{i + 1}": lead for i, lead in enumerate(leads)}}, conn=conn
+        )
+        actuals = forecast.actual_end_rooms(wh.read_sql(forecast_sql.ACTUALS, window, conn=conn))
     scores = forecast.backtest(stored, actuals, leads)
     metadata: dict = {"scored_days": f"{start} .. {latest}", "scored_forecasts": int(scores["forecasts"].sum())}
     for s in scores.itertuples():
@@ -220,6 +221,9 @@ def backtest_result(wh: Warehouse, settings: Settings, today: dt.date | None = N
     if coverage is not None:
         metadata["band_coverage"] = round(coverage, 4)
     metadata["by_lead"] = MetadataValue.md(scores.round(3).to_markdown(index=False))
+    by_month = forecast.backtest_by_month(stored, actuals)
+    if len(by_month):
+        metadata["by_month"] = MetadataValue.md(by_month.round(1).to_markdown(index=False))
     problems = []
     scored = scores.dropna(subset=["mae_otb", "mae_forecast"])
     worse = scored[scored["mae_forecast"] > scored["mae_otb"]]

@@ -197,3 +197,21 @@ def test_band_is_centred_on_the_forecast_unless_asked_for_signed_error_quantiles
     assert not np.allclose(signed.p90_period_end_rooms - signed.expected_period_end_rooms,
                            signed.expected_period_end_rooms - signed.p10_period_end_rooms)
     pd.testing.assert_series_equal(centred.expected_period_end_rooms, signed.expected_period_end_rooms)
+
+
+def test_backtest_by_month_shows_the_errors_over_time():
+    stored = pd.DataFrame({
+        "as_of_date": [D("2026-01-01"), D("2026-01-02"), D("2026-01-03")],
+        "snapshot_date": [D("2026-01-31"), D("2026-02-01"), D("2026-02-02")],
+        "lead_days": [30, 30, 30],
+        "otb_period_end_rooms": [90, 80, 70],
+        "expected_period_end_rooms": [99.0, 101.0, 104.0],
+        "p10_period_end_rooms": [None] * 3, "p90_period_end_rooms": [None] * 3,
+    })
+    actuals = pd.DataFrame({"snapshot_date": [D("2026-01-31"), D("2026-02-01"), D("2026-02-02")],
+                            "actual_period_end_rooms": [100, 100, 100]})
+    months = forecast.backtest_by_month(stored, actuals, leads=(30,))
+    assert months.to_dict("records") == [
+        {"month": "2026-01", "lead_days": 30, "forecasts": 1, "mae_otb": 10.0, "mae_forecast": 1.0},
+        {"month": "2026-02", "lead_days": 30, "forecasts": 2, "mae_otb": 25.0, "mae_forecast": 2.5},
+    ]

@@ -184,6 +184,10 @@ def build_forecast_asset(settings: Settings):
         except ValueError as err:
             raise Failure(description=str(err)) from err
         meta = {"window_start": str(window_start), "window_end": str(window_end), **_summary_metadata(rows)}
+        written = set(rows["as_of_date"]) if len(rows) else set()
+        skipped = [d for d in pd.date_range(window_start, window_end, freq="D").date if d not in written]
+        if skipped:  # no kpi_month_end_metrics row (no dump) for these as-of dates: nothing to forecast from
+            meta["as_of_dates_without_snapshot"] = MetadataValue.json([str(d) for d in skipped[:100]])
         return MaterializeResult(metadata=meta)
 
     return occupancy_forecast_daily

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from .settings import Settings
 from .resources import warehouse_resource
 
@@ -59,7 +61,7 @@ def print_forecast_card(wh) -> None:
                 total = float(r.total_physical_rooms)
                 band = (
                     f"[{float(r.p10_period_end_rooms) / total:.1%}-{float(r.p90_period_end_rooms) / total:.1%}]"
-                    if r.p10_period_end_rooms is not None and r.p10_period_end_rooms == r.p10_period_end_rooms
+                    if pd.notna(r.p10_period_end_rooms)
                     else "[no band yet]"
                 )
                 print(

@@ -73,8 +73,8 @@ class ForecastParams:
     forward_days: int = 90
     #: target days the pickup is averaged over (and as-of dates the band's errors come from)
     learn_days: int = 180
-    #: separate pickup curves for month-end days (off: mixed in the backtest, docs/forecast.md)
-    month_end_effect: bool = False
+    #: separate pickup curves for month-end days (move-outs bunch there; pays at 30-90 days, docs/forecast.md)
+    month_end_effect: bool = True
     #: separate pickup curves per weekday (off: it does not pay for itself, docs/forecast.md)
     weekday_effect: bool = False
     #: leads pooled on each side when averaging a lead's pickup (smooths sparse day types)

@@ -65,7 +65,7 @@ def test_steady_booking_curve_forecasts_flat_where_on_the_books_slopes_down():
     # a steady past has no error: the band collapses onto the forecast
     assert rows.p10_period_end_rooms.to_numpy() == pytest.approx(np.full(20, 800.0))
     assert rows.p90_period_end_rooms.to_numpy() == pytest.approx(np.full(20, 800.0))
-    assert (rows.model_version == "pickup-v1/learn60/lead_only").all()
+    assert (rows.model_version == "pickup-v1/learn60/month_end").all()
     assert (rows.generated_at == NOW).all()
 
 
@@ -96,7 +96,7 @@ def test_fit_pickup_windows_and_falls_back_to_zero_without_observations():
     h = steady_history(days=100, horizon=20)
     h.moveins[:] = 12
     h.end_rooms[:] = 800 + 2 * np.arange(100)
-    p_in, _ = forecast.fit_pickup(h, np.array([3, 99]), params(learn_days=30))
+    p_in, _ = forecast.fit_pickup(h, np.array([3, 99]), params(learn_days=30, month_end_effect=False))
     assert p_in.shape == (2, 1, 21)
     assert p_in[1, 0, 6] == pytest.approx(12.0)  # nothing booked 6 days ahead: all 12 picked up
     assert p_in[1, 0, 1] == pytest.approx(2.0)
@@ -110,11 +110,11 @@ def test_month_end_effect_learns_its_own_curve():
     h.moveins[month_end] += 30  # month ends get 30 more walk-ins
     h.end_rooms = 800 + np.cumsum(np.where(month_end, 30.0, 0.0))
     as_of = D("2026-08-20")  # day 231
-    rows = forecast.forecast(h, [as_of], params(month_end_effect=True, learn_days=200), NOW)
+    rows = forecast.forecast(h, [as_of], params(learn_days=200), NOW)
     by_day = rows.set_index("snapshot_date").expected_moveins
     assert by_day[D("2026-08-31")] == pytest.approx(40.0)
     assert by_day[D("2026-08-25")] == pytest.approx(10.0)
-    lead_only = forecast.forecast(h, [as_of], params(learn_days=200), NOW).set_index("snapshot_date")
+    lead_only = forecast.forecast(h, [as_of], params(learn_days=200, month_end_effect=False), NOW).set_index("snapshot_date")
     assert 10.0 < lead_only.expected_moveins[D("2026-08-25")] < 12.0  # spread over every day
 
 
@@ -189,8 +189,8 @@ def test_band_is_centred_on_the_forecast_unless_asked_for_signed_error_quantiles
     h.moveins = 10 + extra
     h.end_rooms = 800 + np.cumsum(extra)
     as_of = [START + dt.timedelta(days=190)]
-    centred = forecast.forecast(h, as_of, params(learn_days=80), NOW)
-    signed = forecast.forecast(h, as_of, params(learn_days=80, band_centred=False), NOW)
+    centred = forecast.forecast(h, as_of, params(learn_days=80, month_end_effect=False), NOW)
+    signed = forecast.forecast(h, as_of, params(learn_days=80, month_end_effect=False, band_centred=False), NOW)
     up = (centred.p90_period_end_rooms - centred.expected_period_end_rooms).to_numpy()
     down = (centred.expected_period_end_rooms - centred.p10_period_end_rooms).to_numpy()
     assert up == pytest.approx(down) and (up >= 0).all() and up.max() > 0

@@ -47,8 +47,8 @@ def main() -> None:
             "+ month end": dataclasses.replace(base, month_end_effect=True, weekday_effect=False),
             "+ weekday": dataclasses.replace(base, month_end_effect=False, weekday_effect=True),
             "+ both": dataclasses.replace(base, month_end_effect=True, weekday_effect=True),
-            "lead only, no lead smoothing": dataclasses.replace(base, lead_smoothing=0),
-            "lead only, centred band": dataclasses.replace(base, band_centred=True),
+            "+ month end, no lead smoothing": dataclasses.replace(base, lead_smoothing=0),
+            "+ month end, signed band": dataclasses.replace(base, band_centred=False),
         }
     days = list(pd.date_range(first, last, freq="D").date)
     for name, params in variants.items():

@@ -103,8 +103,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .report import print_kpi_card
     from .status import run_status
 
+    print_kpi_card(settings)  # the card with the forecast and the emptiest houses, then the health report
     return run_status(settings, instance=_instance())
 
 

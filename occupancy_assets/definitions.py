@@ -5,6 +5,7 @@ from dagster import Definitions
 from .automation import build_schedules, build_sensors
 from .checks import build_checks
 from .dbt_assets import build_dbt_assets
+from .forecast_asset import build_forecast_asset, build_forecast_checks
 from .jobs import build_daily_job
 from .occupancy_metrics import build_occupancy_asset
 from .resources import build_resources
@@ -17,8 +18,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     daily_job = build_daily_job(settings)
     return Definitions(
-        assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings)],
-        asset_checks=build_checks(settings),
+        assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings), build_forecast_asset(settings)],
+        asset_checks=[*build_checks(settings), *build_forecast_checks(settings)],
         jobs=[daily_job],
         sensors=build_sensors(settings, daily_job),
         schedules=build_schedules(settings, daily_job),

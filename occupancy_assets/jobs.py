@@ -11,13 +11,25 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, define_asset_job, in_process_executor
 
-from .keys import DAILY_JOB, MONTH_END_KEY, OCCUPANCY_KEY, SEED_KEYS, SILVER_KEY, STAGING_KEYS, TRACE_KEY
+from .keys import (
+    DAILY_JOB,
+    FORECAST_KEY,
+    MONTH_END_KEY,
+    OCCUPANCY_KEY,
+    PROPERTY_KEY,
+    SEED_KEYS,
+    SILVER_KEY,
+    STAGING_KEYS,
+    TRACE_KEY,
+)
 from .partitions import daily_partitions
 from .settings import Settings
 from .warehouse import Warehouse
 
 #: The job's assets in pipeline order; the seeds are left out of a run whose seeds are current.
-PIPELINE_KEYS = (*STAGING_KEYS.values(), *SEED_KEYS, SILVER_KEY, MONTH_END_KEY, OCCUPANCY_KEY, TRACE_KEY)
+PIPELINE_KEYS = (
+    *STAGING_KEYS.values(), *SEED_KEYS, SILVER_KEY, MONTH_END_KEY, PROPERTY_KEY, OCCUPANCY_KEY, FORECAST_KEY, TRACE_KEY
+)
 
 
 def build_daily_job(settings: Settings):

@@ -14,6 +14,8 @@ SILVER_KEY = AssetKey(["silver", "tenant_room_snapshot_daily"])
 MONTH_END_KEY = AssetKey(["gold", "kpi_month_end_metrics"])
 OCCUPANCY_KEY = AssetKey(["gold", "occupancy_daily_metrics"])
 TRACE_KEY = AssetKey(["gold", "kpi_reference_trace"])
+PROPERTY_KEY = AssetKey(["gold", "occupancy_property_daily"])
+FORECAST_KEY = AssetKey(["gold", "occupancy_forecast_daily"])
 SEED_KEYS = (AssetKey(["silver", "management_statuses"]), AssetKey(["gold", "kpi_references"]))
 
 #: The one job of the daily pipeline (UI, schedule, sensor and CLI all launch it).

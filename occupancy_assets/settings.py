@@ -43,6 +43,8 @@ class Settings:
     health_min_tenants_for_repeat: int = 1000
     #: drift check (gold): warn when |period_end_rooms - observed EOD rooms| / total rooms exceeds this
     drift_warn_share: float = 0.005
+    #: pickup forecast: target days the model learns from (and the backtest scores), bounded run cost
+    forecast_learn_days: int = 180
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -60,6 +62,7 @@ class Settings:
             health_max_row_change=float(env.get("OCCUPANCY_HEALTH_MAX_ROW_CHANGE") or 0.20),
             health_min_tenants_for_repeat=int(env.get("OCCUPANCY_HEALTH_MIN_TENANTS") or 1000),
             drift_warn_share=float(env.get("OCCUPANCY_DRIFT_WARN_SHARE") or 0.005),
+            forecast_learn_days=int(env.get("OCCUPANCY_FORECAST_LEARN_DAYS") or 180),
         )
 
     def schema(self, layer: str) -> str:

@@ -66,17 +66,18 @@ def _run_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     yield from with_failing_rows(invocation.stream(), invocation.target_path, invocation.manifest, warehouse.warehouse())
 
 
-def _partitioned_dbt_model(model: str, settings: Settings):
+def _partitioned_dbt_model(model: str, settings: Settings, select: str | None = None):
     """One daily-partitioned dbt model as its own asset step.
 
     silver and kpi_month_end_metrics are separate steps (separate dbt invocations) so that a
-    blocking check on silver stops kpi_month_end_metrics in the same run.
+    blocking check on silver stops kpi_month_end_metrics in the same run. `select` adds models
+    built in the same step (silver's step also keeps first_application_dates).
     """
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
-        select=model,
+        select=select or model,
         name=model,
         partitions_def=history_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),
@@ -114,7 +115,9 @@ def build_dbt_assets(settings: Settings) -> list:
             # `dbt seed`, not `build`: tests that read a seed belong to the models they check
             dbt_args=("seed",),
         ),
-        _partitioned_dbt_model("tenant_room_snapshot_daily", settings),
+        _partitioned_dbt_model(
+            "tenant_room_snapshot_daily", settings, select="tenant_room_snapshot_daily first_application_dates"
+        ),
         _partitioned_dbt_model("kpi_month_end_metrics", settings),
         _unpartitioned_dbt(
             "kpi_reference_trace", "kpi_reference_trace", "One row of dashboard metadata, rebuilt after the KPI tables."

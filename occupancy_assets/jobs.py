@@ -18,7 +18,7 @@ from functools import cache
 
 from dagster import AssetKey, AssetSelection, define_asset_job
 
-from .occupancy_metrics import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
+from .occupancy_metrics import FIRST_APPLICATION_KEY, MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
 from .partitions import history_partitions, occupancy_partitions
 from .settings import Settings
 from .staging_assets import STAGING_KEYS
@@ -47,7 +47,7 @@ def build_jobs(settings: Settings):
         ),
         define_asset_job(
             HISTORY_JOB,
-            selection=AssetSelection.assets(SILVER_KEY, MONTH_END_KEY),
+            selection=AssetSelection.assets(SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY),
             partitions_def=history_partitions(settings),
             description="silver snapshot and month-end KPIs for a date range, with their checks.",
             tags=WRITER_TAGS,

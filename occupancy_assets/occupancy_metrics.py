@@ -33,6 +33,8 @@ from .warehouse import Warehouse
 OCCUPANCY_KEY = AssetKey(["gold", "occupancy_daily_metrics"])
 SILVER_KEY = AssetKey(["silver", "tenant_room_snapshot_daily"])
 MONTH_END_KEY = AssetKey(["gold", "kpi_month_end_metrics"])
+#: built in silver's dbt step (dbt_assets.py); applications read it (kpi_sql.HISTORY)
+FIRST_APPLICATION_KEY = AssetKey(["silver", "first_application_dates"])
 
 COLUMNS = [
     "snapshot_date",
@@ -212,7 +214,11 @@ def build_occupancy_asset(settings: Settings):
         group_name="gold",
         partitions_def=occupancy_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),
-        deps=[AssetDep(SILVER_KEY, partition_mapping=mapping), AssetDep(MONTH_END_KEY, partition_mapping=mapping)],
+        deps=[
+            AssetDep(SILVER_KEY, partition_mapping=mapping),
+            AssetDep(FIRST_APPLICATION_KEY, partition_mapping=mapping),
+            AssetDep(MONTH_END_KEY, partition_mapping=mapping),
+        ],
         kinds={"python", "sql"},
         description="Daily applications, move-ins, move-outs and occupancy, observed and projected (SPEC 7).",
     )

@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from .archive_assets import build_archive_definitions
 from .automation import build_schedules, build_sensors
 from .checks import build_checks
 from .dbt_assets import build_dbt_assets
@@ -15,13 +16,14 @@ from .staging_assets import observe_staging
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything for one configuration; tests build their own with a temporary warehouse."""
     settings = settings or Settings.from_env()
+    archive = build_archive_definitions(settings)
     return Definitions(
-        assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings)],
+        assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings), *archive.assets],
         asset_checks=build_checks(settings),
-        jobs=build_jobs(settings),
+        jobs=[*build_jobs(settings), *archive.jobs],
         sensors=build_sensors(settings),
-        schedules=build_schedules(settings),
-        resources=build_resources(settings),
+        schedules=[*build_schedules(settings), *archive.schedules],
+        resources={**build_resources(settings), **archive.resources},
     )
 
 

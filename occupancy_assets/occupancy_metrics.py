@@ -25,6 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from . import kpi_sql
+from .archive import first_archived_date
 from .partitions import occupancy_partitions, window_dates
 from .resources import WarehouseResource
 from .settings import Settings, today_jst
@@ -170,6 +171,9 @@ def compute_and_write(
             raise ValueError(f"silver has no snapshot on or before {target_date}: nothing to compute from")
         as_of = pd.Timestamp(bounds["as_of_date"]).date()
         first = pd.Timestamp(bounds["first_snapshot_date"]).date()
+        # archived months (archive.py) are still the history: its first date stays the first date
+        archived_first = first_archived_date(wh, conn)
+        first = min(first, archived_first) if archived_first else first
         latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()
         if window_end > as_of and latest > as_of:
             # projecting from an older as_of would overwrite days that have their own snapshot

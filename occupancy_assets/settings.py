@@ -43,6 +43,14 @@ class Settings:
     health_min_tenants_for_repeat: int = 1000
     #: drift check (gold): warn when |period_end_rooms - observed EOD rooms| / total rooms exceeds this
     drift_warn_share: float = 0.005
+    #: monthly archive (archive.py): months whose every day is older than this many months leave silver
+    retention_months: int = 12
+    #: archive location: a local folder, unless an S3 bucket is set (production)
+    archive_dir: str = str(DEFAULT_ARCHIVE_DIR)
+    archive_s3_bucket: str | None = None
+    archive_s3_prefix: str = "occupancy-kpi/archive"
+    #: S3-compatible endpoint (tests: a local moto server); unset = AWS
+    archive_s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -60,6 +68,11 @@ class Settings:
             health_max_row_change=float(env.get("OCCUPANCY_HEALTH_MAX_ROW_CHANGE") or 0.20),
             health_min_tenants_for_repeat=int(env.get("OCCUPANCY_HEALTH_MIN_TENANTS") or 1000),
             drift_warn_share=float(env.get("OCCUPANCY_DRIFT_WARN_SHARE") or 0.005),
+            retention_months=int(env.get("OCCUPANCY_RETENTION_MONTHS") or 12),
+            archive_dir=env.get("OCCUPANCY_ARCHIVE_DIR") or str(DEFAULT_ARCHIVE_DIR),
+            archive_s3_bucket=env.get("OCCUPANCY_ARCHIVE_S3_BUCKET") or None,
+            archive_s3_prefix=env.get("OCCUPANCY_ARCHIVE_S3_PREFIX") or "occupancy-kpi/archive",
+            archive_s3_endpoint_url=env.get("OCCUPANCY_ARCHIVE_S3_ENDPOINT_URL") or None,
         )
 
     def schema(self, layer: str) -> str:

@@ -283,7 +283,10 @@ def silver_schema(wh: Warehouse, conn: Connection | None = None) -> pa.Schema:
         raise ArchiveError(f"{wh.schema('silver')}.{SILVER_TABLE} does not exist: nothing to archive or restore into")
     rows.columns = [c.lower() for c in rows.columns]
     return pa.schema(
-        [pa.field(r.column_name, _arrow_type(r.data_type, r.numeric_precision, r.numeric_scale)) for r in rows.itertuples()]
+        [
+            pa.field(r.column_name, _arrow_type(r.data_type, r.numeric_precision, r.numeric_scale))
+            for r in rows.itertuples()
+        ]
     )
 
 
@@ -339,7 +342,11 @@ def _fingerprint_exprs(schema: pa.Schema, dialect: str, quote) -> list[tuple[str
         if pa.types.is_integer(t) or pa.types.is_decimal(t):
             value = col
         elif pa.types.is_date(t):
-            value = f"date_diff('day', DATE '1970-01-01', {col})" if dialect == "duckdb" else f"DATEDIFF({col}, '1970-01-01')"
+            value = (
+                f"date_diff('day', DATE '1970-01-01', {col})"
+                if dialect == "duckdb"
+                else f"DATEDIFF({col}, '1970-01-01')"
+            )
         elif pa.types.is_timestamp(t):
             value = (
                 f"date_diff('second', TIMESTAMP '1970-01-01 00:00:00', {col})"
@@ -426,7 +433,7 @@ def verify_archive(store: ArchiveStore, key: str, schema: pa.Schema, expected: A
     from_silver = stored.filter(pc.is_in(stored["snapshot_date"], pa.array(sorted(silver_dates), pa.date32())))
     fingerprint = table_fingerprint(from_silver)
     if fingerprint != expected.silver_fingerprint:
-        differing = sorted(k for k in expected.silver_fingerprint if fingerprint.get(k) != expected.silver_fingerprint[k])
+        differing = sorted(k for k, v in expected.silver_fingerprint.items() if fingerprint.get(k) != v)
         problems.append(f"fingerprint differs from silver's on {', '.join(differing)}")
     if problems:
         raise ArchiveVerificationError(
@@ -581,7 +588,8 @@ def archive_month(
                     f"{uri} does not match its manifest entry ({entry['content_checksum']}): an archive run "
                     f"was interrupted after writing, or the object was changed. Nothing was deleted."
                 )
-            kept = archived.filter(pc.invert(pc.is_in(archived["snapshot_date"], pa.array(sorted(silver_dates), pa.date32()))))
+            in_silver = pc.is_in(archived["snapshot_date"], pa.array(sorted(silver_dates), pa.date32()))
+            kept = archived.filter(pc.invert(in_silver))
             content = sort_rows(pa.concat_tables([kept, silver_rows]))
         expected = ArchiveContent(content.num_rows, content_checksum(content), fingerprint)
 
@@ -711,9 +719,11 @@ def restore_month(wh: Warehouse, store: ArchiveStore, month: str, *, now: dt.dat
             f"{month} was interrupted, run `occupancy-kpi archive --month {month}` again first."
         )
     if current.num_rows and content_checksum(current) == checksum:
-        return RestoreOutcome(month, "already_restored",
-                              f"silver already holds exactly the {rows.num_rows} archived rows of {month}: nothing to do",
-                              uri, 0, checksum)
+        return RestoreOutcome(
+            month, "already_restored",
+            f"silver already holds exactly the {rows.num_rows} archived rows of {month}: nothing to do",
+            uri, 0, checksum,
+        )
 
     with wh.begin() as conn:
         replaced = conn.execute(

@@ -47,6 +47,7 @@ from . import archive
 from .occupancy_metrics import SILVER_KEY  # keys.SILVER_KEY after the single-pipeline refactor
 from .resources import WarehouseResource
 from .settings import DEFAULT_ARCHIVE_DIR, TOKYO, Settings, today_jst
+from .warehouse import Warehouse, WarehouseLockedError
 
 ARCHIVE_KEY = AssetKey(["archive", "tenant_room_snapshot_monthly"])
 ARCHIVE_JOB = "archive_silver_month"
@@ -57,6 +58,8 @@ ARCHIVE_OP = "archive__tenant_room_snapshot_monthly"
 WAREHOUSE_POOL = "warehouse"
 ARCHIVE_RESOURCE_KEY = "archive_store"
 MONTH_TAG = "occupancy/archive_month"
+#: the schedule only glances at silver: it waits this long for a writer's lock
+SCHEDULE_LOCK_WAIT_SECONDS = 5.0
 
 
 def monthly_partitions(settings: Settings) -> MonthlyPartitionsDefinition:
@@ -123,12 +126,13 @@ class ArchiveDefinitions:
 
 def build_archive_definitions(settings: Settings) -> ArchiveDefinitions:
     partitions = monthly_partitions(settings)
+    by_month = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)  # month -> its days
 
     @asset(
         key=ARCHIVE_KEY,
         group_name="archive",
         partitions_def=partitions,
-        deps=[AssetDep(SILVER_KEY, partition_mapping=TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
+        deps=[AssetDep(SILVER_KEY, partition_mapping=by_month)],
         pool=WAREHOUSE_POOL,
         kinds={"parquet", "s3"} if settings.archive_s3_bucket else {"parquet"},
         description=(
@@ -199,7 +203,17 @@ def build_archive_definitions(settings: Settings) -> ArchiveDefinitions:
     def monthly_archive(context: ScheduleEvaluationContext, warehouse: WarehouseResource):
         when = context.scheduled_execution_time
         today = when.astimezone(TOKYO).date() if when else today_jst()
-        due = months_due(warehouse.warehouse(), settings, today, partitions.get_partition_keys())
+        keys = partitions.get_partition_keys()
+        base = warehouse.warehouse()
+        try:  # a glance only: a writer holding the warehouse must not stall the tick
+            due = months_due(Warehouse(base.url, base.schema_prefix, lock_wait_seconds=SCHEDULE_LOCK_WAIT_SECONDS),
+                             settings, today, keys)
+        except WarehouseLockedError as err:
+            # cannot tell which months still have rows: request every month older than the
+            # retention (an archived month's run is a no-op) rather than skip a whole month
+            before = archive.retention_start(today, settings.retention_months)
+            due = [key for key in keys if archive.parse_month(key) < before]
+            context.log.warning(f"warehouse busy ({err}); requesting every month before {before}")
         if not due:
             return SkipReason(
                 f"no month older than the retention of {settings.retention_months} months has rows in silver "
@@ -257,10 +271,13 @@ def _month_run(result, month: str) -> MonthRun:
         if error is not None:
             errors.append((error.message or "").strip())
     failure = next((e for e in errors if e), "the run failed (see the Dagster run log)")
-    return MonthRun(month, False, result.run_id, failure.removeprefix("dagster._core.definitions.events.Failure: "), metadata)
+    failure = failure.removeprefix("dagster._core.definitions.events.Failure: ")
+    return MonthRun(month, False, result.run_id, failure, metadata)
 
 
-def run_archive(defs: Definitions, instance: DagsterInstance, months: list[str], today: dt.date | None = None) -> list[MonthRun]:
+def run_archive(
+    defs: Definitions, instance: DagsterInstance, months: list[str], today: dt.date | None = None
+) -> list[MonthRun]:
     """Run the archive job once per month (the schedule's runs, launched here)."""
     job_def = defs.resolve_job_def(ARCHIVE_JOB)
     runs = []

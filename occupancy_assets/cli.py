@@ -120,7 +120,8 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
             except ArchiveError as err:
                 print(f"archive {args.month}: refused - {err}")
                 return 1
-            print(f"archive {args.month}: refused - not a month of the history ({partition_keys[0]} .. {partition_keys[-1]})")
+            history = f"{partition_keys[0]} .. {partition_keys[-1]}"
+            print(f"archive {args.month}: refused - not a month of the history ({history})")
             return 1
         months = [args.month]
     else:
@@ -193,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "archive", help="archive silver months older than the retention to Parquet (verified, then deleted)"
     )
-    p.add_argument("--month", help="YYYY-MM (default: every month older than OCCUPANCY_RETENTION_MONTHS still in silver)")
+    p.add_argument(
+        "--month", help="YYYY-MM (default: every month older than OCCUPANCY_RETENTION_MONTHS still in silver)"
+    )
     p.add_argument("--today", type=_date, help="judge the retention as of this date (default: today in Asia/Tokyo)")
     p.set_defaults(func=cmd_archive)
 

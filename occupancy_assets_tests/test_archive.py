@@ -18,10 +18,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, build_schedule_context
 
 from occupancy_assets import archive, cli, pipeline
-from occupancy_assets.archive_assets import ARCHIVE_JOB, archive_store_resource, months_due, run_archive, run_restore
+from occupancy_assets.archive_assets import (
+    ARCHIVE_JOB,
+    ARCHIVE_OP,
+    ARCHIVE_SCHEDULE,
+    archive_store_resource,
+    months_due,
+    run_archive,
+    run_restore,
+)
+from occupancy_assets.resources import warehouse_resource
+from occupancy_assets.settings import TOKYO
 from occupancy_assets.definitions import build_definitions
 from occupancy_assets.demo_data import generate_portfolio
 from occupancy_assets.status import collect_status, format_status
@@ -43,7 +53,8 @@ BUCKET = "occupancy-archive"
 def test_retention_keeps_the_current_month_and_the_twelve_before_it():
     assert archive.retention_start(TODAY, 12) == dt.date(2025, 11, 1)
     archive.check_archivable("2025-10", TODAY, 12)
-    with pytest.raises(archive.RetentionError, match=r"inside the retention of 12 months .* newest month that can be archived is 2025-10"):
+    refused = r"inside the retention of 12 months .* newest month that can be archived is 2025-10"
+    with pytest.raises(archive.RetentionError, match=refused):
         archive.check_archivable("2025-11", TODAY, 12)
     assert archive.retention_start(dt.date(2026, 12, 1), 12) == dt.date(2025, 12, 1)
     assert archive.month_bounds("2024-02") == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
@@ -60,9 +71,10 @@ def test_checksum_sees_what_per_column_sums_cannot():
     schema = pa.schema([("snapshot_date", pa.date32()), ("tenant_id", pa.int64()), ("apartment_id", pa.int64()),
                         ("room_id", pa.int64()), ("rent_jpy", pa.int64()), ("tenant_name", pa.string())])
     day = dt.date(2025, 10, 1)
+    key = {"snapshot_date": day, "apartment_id": 1}
     rows = pa.Table.from_pylist([
-        {"snapshot_date": day, "tenant_id": 1, "apartment_id": 1, "room_id": 101, "rent_jpy": 50_000, "tenant_name": "a"},
-        {"snapshot_date": day, "tenant_id": 2, "apartment_id": 1, "room_id": 102, "rent_jpy": 60_000, "tenant_name": None},
+        {**key, "tenant_id": 1, "room_id": 101, "rent_jpy": 50_000, "tenant_name": "a"},
+        {**key, "tenant_id": 2, "room_id": 102, "rent_jpy": 60_000, "tenant_name": None},
     ], schema=schema)
     swapped = rows.set_column(4, "rent_jpy", pa.array([60_000, 50_000], pa.int64()))
     empty_name = rows.set_column(5, "tenant_name", pa.array(["a", ""], pa.string()))
@@ -151,8 +163,22 @@ def _gold(wh) -> dict[str, pd.DataFrame]:
 
 
 def _first_applications(wh) -> pd.DataFrame:
-    frame = wh.read_sql("SELECT tenant_id, apartment_id, room_id, first_application_date FROM {silver}.first_application_dates")
+    frame = wh.read_sql(
+        "SELECT tenant_id, apartment_id, room_id, first_application_date FROM {silver}.first_application_dates"
+    )
     return frame.astype(str).sort_values(["tenant_id", "apartment_id", "room_id"]).reset_index(drop=True)
+
+
+def _schedule_tick(defs, settings, instance, day: dt.date):
+    schedule = defs.resolve_schedule_def(ARCHIVE_SCHEDULE)
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 9 2 * *", "Asia/Tokyo")
+    at_nine = dt.datetime.combine(day, dt.time(9, 0), tzinfo=TOKYO)
+    # the repository resolves the partitioned job's run requests
+    with build_schedule_context(
+        instance=instance, scheduled_execution_time=at_nine, repository_def=defs.get_repository_def(),
+        resources={"warehouse": warehouse_resource(settings)},
+    ) as context:
+        return schedule.evaluate_tick(context)
 
 
 def _manifest(wh) -> pd.DataFrame:
@@ -179,6 +205,10 @@ def test_archive_to_a_local_folder_keeps_gold_and_restores_exactly(portfolio, mo
     assert old.sum() > 0 and (~old).sum() > 0
     partition_keys = defs.resolve_job_def(ARCHIVE_JOB).partitions_def.get_partition_keys()
     assert months_due(wh, settings, TODAY, partition_keys) == OLD_MONTHS
+    # the monthly schedule's tick (2nd, 09:00 JST) requests one run per month due
+    tick = _schedule_tick(defs, settings, instance, dt.date(2026, 11, 2))
+    assert [(r.partition_key, r.run_config["ops"][ARCHIVE_OP]["config"]["today"]) for r in tick.run_requests] == [
+        ("2025-09", "2026-11-02"), ("2025-10", "2026-11-02")]
 
     # the test means something: pairs whose first application is in an archived month apply again later
     carried = wh.read_sql(
@@ -212,7 +242,8 @@ def test_archive_to_a_local_folder_keeps_gold_and_restores_exactly(portfolio, mo
     for run, month in zip(runs, OLD_MONTHS):
         meta = run.metadata
         expected_rows = int(_in_months(silver_before, [month]).sum())
-        assert (meta["action"], meta["rows_archived"], meta["deleted_rows"]) == ("archived", expected_rows, expected_rows)
+        assert (meta["action"], meta["rows_archived"], meta["deleted_rows"]) == (
+            "archived", expected_rows, expected_rows)
         assert meta["object_uri"].endswith(f"month={month}/part-0.parquet") and meta["object_bytes"] > 0
         assert meta["checksum"].startswith("sha256:")
         assert pq.read_metadata(meta["object_uri"]).num_rows == expected_rows
@@ -242,7 +273,8 @@ def test_archive_to_a_local_folder_keeps_gold_and_restores_exactly(portfolio, mo
         assert restored.metadata["rows_restored"] == int(_in_months(silver_before, [month]).sum())
     silver_after = _silver(wh)
     pd.testing.assert_frame_equal(
-        silver_after[_in_months(silver_after, OLD_MONTHS)].reset_index(drop=True), silver_before[old].reset_index(drop=True)
+        silver_after[_in_months(silver_after, OLD_MONTHS)].reset_index(drop=True),
+        silver_before[old].reset_index(drop=True),
     )
     assert list(_manifest(wh)["state"]) == ["restored", "restored"]
 

@@ -52,7 +52,10 @@ def _history(defs, instance, window) -> None:
 def _set_status(wh, tenant: int, day, status: int) -> None:
     with wh.begin() as conn:
         conn.execute(
-            wh.render("UPDATE {staging}.tenant_daily_snapshots SET status = :s WHERE tenant_id = :t AND snapshot_date = :d"),
+            wh.render(
+                "UPDATE {staging}.tenant_daily_snapshots SET status = :s "
+                "WHERE tenant_id = :t AND snapshot_date = :d"
+            ),
             {"s": status, "t": tenant, "d": day},
         )
 

@@ -24,6 +24,7 @@ setup(
         "pyarrow==26.0.1",
         "tabulate==0.10.0",
     ],
-    extras_require={"dev": ["pytest==9.2.0"]},
+    # moto[server]: a real S3 API on 127.0.0.1 for the archive tests (occupancy_assets_tests/test_archive.py)
+    extras_require={"dev": ["pytest==9.2.0", "moto[server]==5.2.5"]},
     entry_points={"console_scripts": ["occupancy-kpi=occupancy_assets.cli:main"]},
 )

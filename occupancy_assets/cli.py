@@ -102,6 +102,51 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
+    """Archive one month (--month) or every month older than the retention still in silver, through
+    the archive job (the same runs the monthly schedule launches)."""
+    from .archive import ArchiveError, check_archivable
+    from .archive_assets import ARCHIVE_JOB, months_due, run_archive
+    from .resources import warehouse_resource
+
+    today = args.today or today_jst()
+    defs = _definitions(settings)
+    partition_keys = defs.resolve_job_def(ARCHIVE_JOB).partitions_def.get_partition_keys()
+    if args.month:
+        if args.month not in partition_keys:
+            try:
+                check_archivable(args.month, today, settings.retention_months)
+            except ArchiveError as err:
+                print(f"archive {args.month}: refused - {err}")
+                return 1
+            history = f"{partition_keys[0]} .. {partition_keys[-1]}"
+            print(f"archive {args.month}: refused - not a month of the history ({history})")
+            return 1
+        months = [args.month]
+    else:
+        months = months_due(warehouse_resource(settings).warehouse(), settings, today, partition_keys)
+        if not months:
+            print(
+                f"nothing to archive: no month older than the retention of {settings.retention_months} months "
+                f"has rows in silver (today {today})"
+            )
+            return 0
+    print(f"archive {', '.join(months)} (retention {settings.retention_months} months, today {today})")
+    runs = run_archive(defs, _instance(), months, today=today)
+    for run in runs:
+        print("  " + run.describe())
+    return 0 if all(run.success for run in runs) else 1
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Load an archived month back into silver through the restore job."""
+    from .archive_assets import run_restore
+
+    run = run_restore(_definitions(settings), _instance(), args.month)
+    print("restore " + run.describe())
+    return 0 if run.success else 1
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .report import print_kpi_card
     from .status import run_status
@@ -146,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="coverage, freshness, violations, gaps, failed checks; non-zero exit if attention needed"
     )
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "archive", help="archive silver months older than the retention to Parquet (verified, then deleted)"
+    )
+    p.add_argument(
+        "--month", help="YYYY-MM (default: every month older than OCCUPANCY_RETENTION_MONTHS still in silver)"
+    )
+    p.add_argument("--today", type=_date, help="judge the retention as of this date (default: today in Asia/Tokyo)")
+    p.set_defaults(func=cmd_archive)
+
+    p = sub.add_parser("restore", help="load an archived month back into silver, row for row")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("verify", help="release sign-off: version alignment and reference guardrails")
     p.set_defaults(func=cmd_verify)

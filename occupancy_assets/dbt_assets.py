@@ -31,7 +31,9 @@ from .warehouse import patched_environ
 
 #: The daily-partitioned dbt models, built together by one `dbt build` (the property rollup's test
 #: reads kpi_month_end_metrics, so the two must be rebuilt by the same invocation).
-DAILY_MODELS = ("tenant_room_snapshot_daily", "kpi_month_end_metrics", "occupancy_property_daily")
+DAILY_MODELS = (
+    "tenant_room_snapshot_daily", "first_application_dates", "kpi_month_end_metrics", "occupancy_property_daily"
+)
 
 
 class OccupancyDbtTranslator(DagsterDbtTranslator):

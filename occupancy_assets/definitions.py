@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from .archive_assets import build_archive_definitions
 from .automation import build_schedules, build_sensors
 from .checks import build_checks
 from .dbt_assets import build_dbt_assets
@@ -17,13 +18,20 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything for one configuration; tests build their own with a temporary warehouse."""
     settings = settings or Settings.from_env()
     daily_job = build_daily_job(settings)
+    archive = build_archive_definitions(settings)
     return Definitions(
-        assets=[observe_staging, *build_dbt_assets(settings), build_occupancy_asset(settings), build_forecast_asset(settings)],
+        assets=[
+            observe_staging,
+            *build_dbt_assets(settings),
+            build_occupancy_asset(settings),
+            build_forecast_asset(settings),
+            *archive.assets,
+        ],
         asset_checks=[*build_checks(settings), *build_forecast_checks(settings)],
-        jobs=[daily_job],
+        jobs=[daily_job, *archive.jobs],
         sensors=build_sensors(settings, daily_job),
-        schedules=build_schedules(settings, daily_job),
-        resources=build_resources(settings),
+        schedules=[*build_schedules(settings, daily_job), *archive.schedules],
+        resources={**build_resources(settings), **archive.resources},
     )
 
 

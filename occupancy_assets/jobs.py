@@ -13,6 +13,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, define_asset_job,
 
 from .keys import (
     DAILY_JOB,
+    FIRST_APPLICATION_KEY,
     FORECAST_KEY,
     MONTH_END_KEY,
     OCCUPANCY_KEY,
@@ -28,7 +29,8 @@ from .warehouse import Warehouse
 
 #: The job's assets in pipeline order; the seeds are left out of a run whose seeds are current.
 PIPELINE_KEYS = (
-    *STAGING_KEYS.values(), *SEED_KEYS, SILVER_KEY, MONTH_END_KEY, PROPERTY_KEY, OCCUPANCY_KEY, FORECAST_KEY, TRACE_KEY
+    *STAGING_KEYS.values(), *SEED_KEYS, SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY,
+    OCCUPANCY_KEY, FORECAST_KEY, TRACE_KEY,
 )
 
 

@@ -11,6 +11,8 @@ STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLE_NAME
 SNAPSHOTS_KEY = STAGING_KEYS["tenant_daily_snapshots"]
 
 SILVER_KEY = AssetKey(["silver", "tenant_room_snapshot_daily"])
+#: each tenant-room pair's first status-4/5 date, kept by the silver build (it survives archiving)
+FIRST_APPLICATION_KEY = AssetKey(["silver", "first_application_dates"])
 MONTH_END_KEY = AssetKey(["gold", "kpi_month_end_metrics"])
 OCCUPANCY_KEY = AssetKey(["gold", "occupancy_daily_metrics"])
 TRACE_KEY = AssetKey(["gold", "kpi_reference_trace"])

@@ -15,16 +15,15 @@ SELECT
 """
 
 # Observed days in [start_date, end_date]: one row per date that has a snapshot.
-# applications = pairs whose first status-4/5 row over all history falls on the date; only pairs
-# seen with 4/5 inside the window are looked up, through the (tenant, apartment, room, date) index.
+# applications = pairs whose first status-4/5 row over all history falls on the date, read from
+# silver.first_application_dates (kept by the silver run; it outlives the archived silver months).
 HISTORY = """
 WITH day_pairs AS (
     SELECT
         snapshot_date, tenant_id, apartment_id, room_id,
         MAX(CASE WHEN management_status_code IN (4, 5, 6, 7, 9) AND move_in_date = snapshot_date
                  THEN 1 ELSE 0 END) AS is_new_movein,
-        MAX(CASE WHEN moveout_plans_date = snapshot_date THEN 1 ELSE 0 END) AS is_new_moveout,
-        MAX(CASE WHEN management_status_code IN (4, 5) THEN 1 ELSE 0 END) AS has_application_status
+        MAX(CASE WHEN moveout_plans_date = snapshot_date THEN 1 ELSE 0 END) AS is_new_moveout
     FROM {silver}.tenant_room_snapshot_daily
     WHERE snapshot_date BETWEEN :start_date AND :end_date
     GROUP BY snapshot_date, tenant_id, apartment_id, room_id
@@ -34,16 +33,10 @@ day_counts AS (
     FROM day_pairs
     GROUP BY snapshot_date
 ),
-window_applicants AS (
-    SELECT DISTINCT tenant_id, apartment_id, room_id FROM day_pairs WHERE has_application_status = 1
-),
 first_application AS (
-    SELECT s.tenant_id, s.apartment_id, s.room_id, MIN(s.snapshot_date) AS first_date
-    FROM {silver}.tenant_room_snapshot_daily AS s
-    INNER JOIN window_applicants AS w
-        ON w.tenant_id = s.tenant_id AND w.apartment_id = s.apartment_id AND w.room_id = s.room_id
-    WHERE s.management_status_code IN (4, 5) AND s.snapshot_date <= :end_date
-    GROUP BY s.tenant_id, s.apartment_id, s.room_id
+    SELECT first_application_date AS first_date
+    FROM {silver}.first_application_dates
+    WHERE first_application_date BETWEEN :start_date AND :end_date
 ),
 applications AS (
     SELECT first_date AS snapshot_date, COUNT(*) AS applications

@@ -25,7 +25,8 @@ from dagster import (
 )
 
 from . import kpi_sql
-from .keys import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY, WAREHOUSE_POOL
+from .archive import first_archived_date
+from .keys import FIRST_APPLICATION_KEY, MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY, WAREHOUSE_POOL
 from .partitions import daily_partitions, window_dates
 from .resources import WarehouseResource
 from .settings import Settings
@@ -151,6 +152,9 @@ def compute_and_write(
             raise ValueError(f"silver has no snapshot on or before {last_as_of}: nothing to compute from")
         as_of = pd.Timestamp(bounds["as_of_date"]).date()
         first = pd.Timestamp(bounds["first_snapshot_date"]).date()
+        # archived months (archive.py) are still the history: its first date stays the first date
+        archived_first = first_archived_date(wh, conn)
+        first = min(first, archived_first) if archived_first else first
         latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()
         window_start = first_as_of - dt.timedelta(days=lookback_days)
         if as_of == latest:
@@ -215,7 +219,11 @@ def build_occupancy_asset(settings: Settings):
         group_name="gold",
         partitions_def=daily_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),
-        deps=[AssetDep(SILVER_KEY, partition_mapping=lookback), AssetDep(MONTH_END_KEY, partition_mapping=lookback)],
+        deps=[
+            AssetDep(SILVER_KEY, partition_mapping=lookback),
+            AssetDep(FIRST_APPLICATION_KEY, partition_mapping=lookback),
+            AssetDep(MONTH_END_KEY, partition_mapping=lookback),
+        ],
         kinds={"python", "sql"},
         pool=WAREHOUSE_POOL,
         description=(

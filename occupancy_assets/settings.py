@@ -45,6 +45,14 @@ class Settings:
     drift_warn_share: float = 0.005
     #: pickup forecast: target days the model learns from (and the backtest scores), bounded run cost
     forecast_learn_days: int = 180
+    #: monthly archive (archive.py): months whose every day is older than this many months leave silver
+    retention_months: int = 12
+    #: archive location: a local folder, unless an S3 bucket is set (production)
+    archive_dir: str = str(DEFAULT_ARCHIVE_DIR)
+    archive_s3_bucket: str | None = None
+    archive_s3_prefix: str = "occupancy-kpi/archive"
+    #: S3-compatible endpoint (tests: a local moto server); unset = AWS
+    archive_s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -63,6 +71,11 @@ class Settings:
             health_min_tenants_for_repeat=int(env.get("OCCUPANCY_HEALTH_MIN_TENANTS") or 1000),
             drift_warn_share=float(env.get("OCCUPANCY_DRIFT_WARN_SHARE") or 0.005),
             forecast_learn_days=int(env.get("OCCUPANCY_FORECAST_LEARN_DAYS") or 180),
+            retention_months=int(env.get("OCCUPANCY_RETENTION_MONTHS") or 12),
+            archive_dir=env.get("OCCUPANCY_ARCHIVE_DIR") or str(DEFAULT_ARCHIVE_DIR),
+            archive_s3_bucket=env.get("OCCUPANCY_ARCHIVE_S3_BUCKET") or None,
+            archive_s3_prefix=env.get("OCCUPANCY_ARCHIVE_S3_PREFIX") or "occupancy-kpi/archive",
+            archive_s3_endpoint_url=env.get("OCCUPANCY_ARCHIVE_S3_ENDPOINT_URL") or None,
         )
 
     def schema(self, layer: str) -> str:

@@ -112,6 +112,8 @@ class StatusReport:
     checks_evaluated: int | None = None  # None: no Dagster instance
     failed_checks: list[CheckProblem] = field(default_factory=list)
     attention: list[str] = field(default_factory=list)
+    #: silver months archived to Parquet (archive.archived_months: the manifest)
+    archived_months: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def ok(self) -> bool:
@@ -179,6 +181,10 @@ def collect_status(
                 report.attention.append(
                     f"{len(report.unbuilt)} staging dump(s) not built into gold.kpi_month_end_metrics"
                 )
+
+    from .archive import archived_months
+
+    report.archived_months = archived_months(wh)
 
     if wh.table_exists("gold", "kpi_reference_trace"):
         trace = wh.read_sql(TRACE)
@@ -262,6 +268,9 @@ def format_status(report: StatusReport) -> str:
     lines.append(f"gaps          {_dates_text(report.gaps) if report.gaps else 'none'}")
     unbuilt = _dates_text(report.unbuilt) if report.unbuilt else "none"
     lines.append(f"not built     {unbuilt} (staging dumps without KPI rows)")
+    from .archive_assets import format_archived_months
+
+    lines.extend(format_archived_months(report.archived_months))
     if report.checks_evaluated is None:
         lines.append("checks        no Dagster instance: latest check results not read")
     elif not report.failed_checks:

@@ -12,3 +12,27 @@
     select 1
   {%- endif -%}
 {%- endmacro %}
+
+{#- Pre-hook of silver.first_application_dates: the rows a rebuild of the window may change. A pair
+    whose stored first date is inside the window is recomputed; so is a pair stored with a later
+    first date that now has a 4/5 row inside the window. Earlier first dates stay. -#}
+{% macro delete_rebuilt_first_applications() -%}
+  {%- if is_incremental() -%}
+    delete from {{ this }}
+    where first_application_date >= {{ window_start() }}
+      and (
+        first_application_date <= {{ window_end() }}
+        or exists (
+            select 1
+            from {{ ref('tenant_room_snapshot_daily') }} as s
+            where s.snapshot_date between {{ window_start() }} and {{ window_end() }}
+              and s.management_status_code in (4, 5)
+              and s.tenant_id = {{ this.identifier }}.tenant_id
+              and s.apartment_id = {{ this.identifier }}.apartment_id
+              and s.room_id = {{ this.identifier }}.room_id
+        )
+      )
+  {%- else -%}
+    select 1
+  {%- endif -%}
+{%- endmacro %}

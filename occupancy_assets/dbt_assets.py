@@ -73,8 +73,13 @@ def dbt_vars(settings: Settings, window: tuple[dt.date, dt.date] | None = None) 
 
 
 def dbt_args(command: str, dbt_var_values: Mapping[str, Any]) -> list[str]:
-    """`dbt <command> --vars {...}`; dagster-dbt adds the `--select` of the assets being built."""
-    return [command, "--vars", json.dumps(dict(dbt_var_values), sort_keys=True)]
+    """`dbt <command> --vars {...}`; dagster-dbt adds the `--select` of the assets being built.
+
+    `build` runs a test only when every model it reads is selected (cautious indirect selection):
+    materializing kpi_month_end_metrics alone must not run the property rollup test, which also
+    reads occupancy_property_daily."""
+    selection = ["--indirect-selection", "cautious"] if command == "build" else []
+    return [command, *selection, "--vars", json.dumps(dict(dbt_var_values), sort_keys=True)]
 
 
 def run_dbt(

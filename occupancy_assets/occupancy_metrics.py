@@ -156,7 +156,8 @@ def compute_and_write(
         archived_first = first_archived_date(wh, conn)
         first = min(first, archived_first) if archived_first else first
         latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()
-        window_start = first_as_of - dt.timedelta(days=lookback_days)
+        # never before silver's first date: rows of archived months have no silver to be rebuilt from
+        window_start = max(first_as_of - dt.timedelta(days=lookback_days), pd.Timestamp(bounds["first_snapshot_date"]).date())
         if as_of == latest:
             # the newest snapshot: observed rows, then its projections (a late dump: from the day before)
             window_start = min(window_start, as_of)

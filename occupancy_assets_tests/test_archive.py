@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance, build_schedule_context
 
-from occupancy_assets import archive, cli, pipeline
+from occupancy_assets import archive, cli
+from occupancy_assets.launch import run_daily_job
 from occupancy_assets.archive_assets import (
     ARCHIVE_JOB,
     ARCHIVE_OP,
@@ -109,8 +110,8 @@ def portfolio(request, tmp_path_factory):
                              archive_dir=str(tmp / "archive"), retention_months=12)
     defs = build_definitions(settings)
     instance = DagsterInstance.ephemeral()
-    outcomes = pipeline.backfill(defs, settings, instance, HISTORY_START, TODAY)
-    assert [o.success for o in outcomes] == [True, True, True], [o.describe() for o in outcomes]
+    outcome = run_daily_job(defs, instance, wh, HISTORY_START, TODAY, say=lambda _: None)
+    assert outcome.success, outcome.describe()
     yield Portfolio(wh, settings, defs, instance, tmp)
     if prefix:
         wh.drop_schemas()
@@ -259,8 +260,8 @@ def test_archive_to_a_local_folder_keeps_gold_and_restores_exactly(portfolio, mo
     assert list(report.archived_months["state"]) == ["archived", "archived"]
 
     # gold for every retained date is identical after recomputing it from the archived silver
-    outcomes = pipeline.backfill(defs, settings, instance, RETAINED_START, TODAY)
-    assert all(o.success for o in outcomes), [o.describe() for o in outcomes]
+    outcome = run_daily_job(defs, instance, wh, RETAINED_START, TODAY, say=lambda _: None)
+    assert outcome.success, outcome.describe()
     for name, frame in _gold(wh).items():
         pd.testing.assert_frame_equal(frame, gold_before[name], obj=name)
     pd.testing.assert_frame_equal(_first_applications(wh), firsts_before)
@@ -279,8 +280,8 @@ def test_archive_to_a_local_folder_keeps_gold_and_restores_exactly(portfolio, mo
     assert list(_manifest(wh)["state"]) == ["restored", "restored"]
 
     # ... and the restored months rebuild to the same silver and gold
-    outcomes = pipeline.backfill(defs, settings, instance, HISTORY_START, dt.date(2025, 10, 31))
-    assert all(o.success for o in outcomes), [o.describe() for o in outcomes]
+    outcome = run_daily_job(defs, instance, wh, HISTORY_START, dt.date(2025, 10, 31), say=lambda _: None)
+    assert outcome.success, outcome.describe()
     for name, frame in _gold(wh).items():
         pd.testing.assert_frame_equal(frame, gold_before[name], obj=name)
     without_load = lambda f: f.drop(columns="loaded_at")  # noqa: E731

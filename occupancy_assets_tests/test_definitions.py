@@ -79,8 +79,8 @@ def test_dbt_arguments_carry_the_window_and_the_settings_as_vars():
     assert dbt_vars(settings) == {
         "history_start": "2026-01-30", "health_max_row_change": 0.3, "health_min_tenants": 1000}
     args = dbt_args("build", dbt_vars(settings, (dt.date(2026, 1, 1), dt.date(2026, 1, 31))))
-    assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {
+    assert args[:4] == ["build", "--indirect-selection", "cautious", "--vars"]
+    assert json.loads(args[4]) == {
         "history_start": "2026-01-30", "health_max_row_change": 0.3, "health_min_tenants": 1000,
         "min_date": "2026-01-01", "max_date": "2026-01-31"}
     try:

@@ -8,15 +8,16 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
-from occupancy_assets import pipeline
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.jobs import HISTORY_JOB, REFERENCE_JOB
+from occupancy_assets.keys import FIRST_APPLICATION_KEY, MONTH_END_KEY, SEED_KEYS, SILVER_KEY
 from occupancy_assets.warehouse import Warehouse
 
 from .conftest import load_staging, make_settings
+from .helpers import run_assets
 from .worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
 
 D0, D1, D2 = SNAPSHOT_DATES
+HISTORY = [SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY]  # the daily dbt build
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)])
@@ -29,8 +30,8 @@ def built(request, tmp_path_factory):
     load_staging(wh, staging_frames())
     defs = build_definitions(make_settings(url, prefix))
     instance = DagsterInstance.ephemeral()
-    assert pipeline.run_job(defs, REFERENCE_JOB, instance).success
-    assert pipeline.run_job(defs, HISTORY_JOB, instance, (D0, AS_OF)).success
+    assert run_assets(defs, instance, SEED_KEYS, D0).success
+    assert run_assets(defs, instance, HISTORY, D0, AS_OF).success
     yield wh, defs, instance
     if prefix:
         wh.drop_schemas()
@@ -45,7 +46,7 @@ def _firsts(wh) -> dict[tuple[int, int, int], object]:
 
 
 def _history(defs, instance, window) -> None:
-    outcome = pipeline.run_job(defs, HISTORY_JOB, instance, window)
+    outcome = run_assets(defs, instance, HISTORY, *window)
     assert outcome.success, outcome.describe()
 
 

@@ -101,14 +101,15 @@ def test_rerunning_any_range_gives_identical_rows(example_warehouse):
 
 def test_an_old_partition_rewrites_its_observed_rows_only(example_warehouse):
     """SPEC 7: re-materializing as-of 01-31 (older than the latest snapshot 02-01) writes the observed
-    rows [01-28, 01-31] and leaves 02-01 and the projections from 02-01 exactly as they were."""
+    rows [01-28, 01-31], from silver's first date 01-30 on, and leaves 02-01 and the projections
+    from 02-01 exactly as they were."""
     wh, *_ = example_warehouse
     before = wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics ORDER BY snapshot_date")
     later = dt.datetime(2030, 1, 1)
     rows, as_of, window = compute_and_write(
         wh, first_as_of=SNAPSHOT_DATES[1], last_as_of=SNAPSHOT_DATES[1], lookback_days=3, forward_days=3, now=later
     )
-    assert as_of == SNAPSHOT_DATES[1] and window == (dt.date(2026, 1, 28), SNAPSHOT_DATES[1])
+    assert as_of == SNAPSHOT_DATES[1] and window == (SNAPSHOT_DATES[0], SNAPSHOT_DATES[1])
     assert list(rows["snapshot_date"]) == [dt.date(2026, 1, 30), dt.date(2026, 1, 31)]
     after = wh.read_sql("SELECT * FROM {gold}.occupancy_daily_metrics ORDER BY snapshot_date")
     rewritten = after["updated_at"].map(lambda v: pd.Timestamp(v) == pd.Timestamp(later))

@@ -13,6 +13,7 @@ changed.
 import datetime as dt
 import json
 import shutil
+from functools import cache
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,6 +54,11 @@ def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
     return dbt_resource_props.get("config", {}).get("schema") or "silver"
 
 
+@cache
+def dbt_project_manifest() -> dict[str, Any]:
+    return json.loads(dbt_project.manifest_path.read_text())
+
+
 translator = OccupancyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -72,14 +78,26 @@ def dbt_vars(settings: Settings, window: tuple[dt.date, dt.date] | None = None) 
     return values
 
 
-def dbt_args(command: str, dbt_var_values: Mapping[str, Any]) -> list[str]:
-    """`dbt <command> --vars {...}`; dagster-dbt adds the `--select` of the assets being built.
+def dbt_args(command: str, dbt_var_values: Mapping[str, Any], exclude: list[str] | None = None) -> list[str]:
+    """`dbt <command> --vars {...} [--exclude ...]`; dagster-dbt adds the `--select` of the assets
+    being built."""
+    excluded = ["--exclude", *exclude] if exclude else []
+    return [command, "--vars", json.dumps(dict(dbt_var_values), sort_keys=True), *excluded]
 
-    `build` runs a test only when every model it reads is selected (cautious indirect selection):
-    materializing kpi_month_end_metrics alone must not run the property rollup test, which also
-    reads occupancy_property_daily."""
-    selection = ["--indirect-selection", "cautious"] if command == "build" else []
-    return [command, *selection, "--vars", json.dumps(dict(dbt_var_values), sort_keys=True)]
+
+def dbt_tests_reading_unbuilt_models(manifest: Mapping[str, Any], built: set[str]) -> list[str]:
+    """Tests that read one of the daily models being built and another that is not: run now, they
+    would judge a table this run did not rebuild (materializing kpi_month_end_metrics alone must not
+    run the property rollup test, which also reads occupancy_property_daily)."""
+    excluded = []
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "test":
+            continue
+        models = {parent.split(".")[-1] for parent in node.get("depends_on", {}).get("nodes", [])
+                  if parent.startswith("model.") and parent.split(".")[-1] in DAILY_MODELS}
+        if models & built and models - built:
+            excluded.append(node["name"])
+    return sorted(excluded)
 
 
 def run_dbt(
@@ -152,8 +170,10 @@ def build_dbt_assets(settings: Settings) -> list:
     def daily_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         """silver snapshot and month-end KPIs over the partition window, with their dbt tests."""
         window = window_dates(context.partition_time_window)
-        context.log.info(f"dbt build of {', '.join(DAILY_MODELS)} for {window[0]} .. {window[1]}")
-        yield from run_dbt(context, dbt, warehouse, dbt_args("build", dbt_vars(settings, window)), window)
+        built = {key.path[-1] for key in context.selected_asset_keys}
+        context.log.info(f"dbt build of {', '.join(sorted(built))} for {window[0]} .. {window[1]}")
+        exclude = dbt_tests_reading_unbuilt_models(dbt_project_manifest(), built)
+        yield from run_dbt(context, dbt, warehouse, dbt_args("build", dbt_vars(settings, window), exclude), window)
 
     def unpartitioned(select: str, name: str, command: str, doc: str):
         @dbt_assets(

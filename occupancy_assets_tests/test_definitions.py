@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dagster import Definitions
 
-from occupancy_assets.dbt_assets import dbt_args, dbt_vars
+from occupancy_assets.dbt_assets import dbt_args, dbt_vars, dbt_tests_reading_unbuilt_models
+from occupancy_assets.dbt_project import dbt_project
 from occupancy_assets.definitions import build_definitions, defs
 
 from .conftest import make_settings
@@ -79,13 +80,22 @@ def test_dbt_arguments_carry_the_window_and_the_settings_as_vars():
     assert dbt_vars(settings) == {
         "history_start": "2026-01-30", "health_max_row_change": 0.3, "health_min_tenants": 1000}
     args = dbt_args("build", dbt_vars(settings, (dt.date(2026, 1, 1), dt.date(2026, 1, 31))))
-    assert args[:4] == ["build", "--indirect-selection", "cautious", "--vars"]
-    assert json.loads(args[4]) == {
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {
         "history_start": "2026-01-30", "health_max_row_change": 0.3, "health_min_tenants": 1000,
         "min_date": "2026-01-01", "max_date": "2026-01-31"}
+    assert dbt_args("build", {}, exclude=["a_test"])[-2:] == ["--exclude", "a_test"]
     try:
         dbt_vars(settings, (dt.date(2026, 1, 2), dt.date(2026, 1, 1)))
     except ValueError as err:
         assert "before its start" in str(err)
     else:
         raise AssertionError("a window ending before it starts must be refused")
+
+
+def test_a_partial_dbt_build_leaves_out_tests_that_read_a_model_it_does_not_rebuild():
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    everything = {"tenant_room_snapshot_daily", "first_application_dates", "kpi_month_end_metrics", "occupancy_property_daily"}
+    assert dbt_tests_reading_unbuilt_models(manifest, everything) == []
+    assert dbt_tests_reading_unbuilt_models(manifest, everything - {"occupancy_property_daily"}) == [
+        "assert_occupancy_property_rollup"]

@@ -62,7 +62,7 @@ def test_staging_tables_have_the_contract_columns_on_both_warehouses(empty_wareh
         assert list(STAGING_TABLES[name].columns.keys()) == expected
     counts = {name: int(wh.read_sql(f"SELECT COUNT(*) AS n FROM {{staging}}.{name}").n[0]) for name in EXPECTED_COLUMNS}
     assert counts == {name: len(frames[name]) for name in EXPECTED_COLUMNS}
-    # the primary key (tenant_id, snapshot_date) is enforced
+    # the primary key (snapshot_date, tenant_id) is enforced
     first = frames["tenant_daily_snapshots"].iloc[0]
     with pytest.raises(sa.exc.IntegrityError):
         with wh.begin() as conn:

@@ -47,7 +47,7 @@ FROM (
 #: with its previous snapshot date (looked up from :from_date = PREVIOUS_SNAPSHOT_DATE on) and
 #: both days' silver and dump row counts. `repeated_rows` counts D's dump rows whose tenant has
 #: the identical status and contract on the previous date; it is only computed for dumps of at
-#: least :min_tenants rows (the staging primary key is (tenant_id, snapshot_date), so dump rows
+#: least :min_tenants rows (the staging primary key is (snapshot_date, tenant_id), so dump rows
 #: are tenants). moving_id may be NULL in old dumps: NULL on both days counts as unchanged.
 SNAPSHOT_HEALTH = f"""
 WITH silver_days AS (
@@ -106,7 +106,7 @@ WHERE q.snapshot_date >= :start_date
 ORDER BY q.snapshot_date
 """
 
-#: Every date that has a dump, from :from_date on (cheap: the snapshot_date index, one row a day).
+#: Every date that has a dump, from :from_date on (cheap: the primary key (snapshot_date, tenant_id), one row a day).
 DUMP_DATES = f"""
 SELECT DISTINCT snapshot_date
 FROM {DUMP_TABLE}

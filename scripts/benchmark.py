@@ -10,6 +10,9 @@ Measures, with the real jobs and the real dbt project (docs/benchmarks.md has th
    portfolio with 6 and with 12 months of history (the 6-month one is the 12-month staging data
    with the older dumps cut off), and the ratio 12m / 6m (should stay near 1.0).
 3. MariaDB/MySQL at a smaller, stated scale: load, full backfill, daily pipeline, KPI step.
+   With `--mysql-full` (`make bench-mysql`): at the full scale of part 1 instead (same portfolio,
+   same history), beside part 1's DuckDB figures, with the goals of issue 11 checked (load < 120 s,
+   full backfill < 300 s, daily run < 30 s, KPI step < 2 s); part 2 is skipped unless asked for.
 
 Everything runs in a temporary directory (DuckDB files, DAGSTER_HOME, dbt target folders) on an
 ephemeral Dagster instance; the MySQL schemas get a unique prefix and are dropped at the end.
@@ -18,6 +21,7 @@ Dagster and dbt log output goes to --log, the results to stdout: a table and one
 
     .venv/bin/python scripts/benchmark.py            # full run, several minutes on 2 cores
     .venv/bin/python scripts/benchmark.py --quick    # small scales, a smoke run
+    .venv/bin/python scripts/benchmark.py --mysql-full   # DuckDB and MariaDB at full scale (make bench-mysql)
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 DEFAULT_TODAY = dt.date(2026, 11, 27)  # fixed, so runs on different days are comparable
 DEFAULT_MYSQL_URL = os.environ.get("OCCUPANCY_TEST_MYSQL_URL", "mysql+pymysql://root:@127.0.0.1:3306/")
+#: issue 11's goals for MariaDB at full scale (seconds)
+MYSQL_FULL_GOALS = {"load": 120.0, "backfill": 300.0, "daily": 30.0, "kpi_step": 2.0}
 FULL = dict(rooms=16_108, history_months=None, compare_months=(6, 12), mysql_rooms=2_000, mysql_months=6,
             repeat=5, repeat_pipeline=3)
 QUICK = dict(rooms=1_000, history_months=3, compare_months=(2, 4), mysql_rooms=300, mysql_months=2,
@@ -194,7 +200,9 @@ def run_pipeline(report: Report, name: str, fn: Callable[[], list], instance) ->
 def add_jobs(report: Report, section: str, jobs: list[dict]) -> None:
     for job in jobs:
         sql = sum(job["dbt_sql_seconds"].values())
-        note = f"dbt SQL {sql:.2f} s" if job["dbt_sql_seconds"] else ""
+        per_model = ", ".join(f"{k.split('/')[-1]} {v:.1f}" for k, v in job["dbt_sql_seconds"].items()
+                              if len(job["dbt_sql_seconds"]) > 1)
+        note = f"dbt SQL {sql:.2f} s" + (f" ({per_model})" if per_model else "") if job["dbt_sql_seconds"] else ""
         slow = sorted(job["steps"].items(), key=lambda kv: -kv[1])[:3]
         steps = ", ".join(f"{k} {v:.1f}" for k, v in slow)
         report.add(section, f"  job {job['job']}", job["seconds"], "; ".join(x for x in (note, steps) if x))
@@ -384,8 +392,13 @@ def bench_mysql(report: Report, args, instance) -> dict:
     from occupancy_assets import pipeline
     from occupancy_assets.demo_data import DEFAULT_SEED, generate_portfolio
 
+    from occupancy_assets.demo_data import DEFAULT_HISTORY_START
+
     t = args.today
-    history_start = months_before(t, args.mysql_months)
+    if args.mysql_full:  # part 1's portfolio and history
+        history_start = months_before(t, args.history_months) if args.history_months else DEFAULT_HISTORY_START
+    else:
+        history_start = months_before(t, args.mysql_months)
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
     with sa.create_engine(args.mysql_url, poolclass=sa.pool.NullPool).connect() as conn:
         server = conn.execute(sa.text("SELECT VERSION()")).scalar()
@@ -415,7 +428,16 @@ def bench_mysql(report: Report, args, instance) -> dict:
                    f"dbt SQL {costs['history_job_one_day_dbt_sql_seconds']:.2f} s")
         report.add(section, f"KPI step, window [T-3, T+90] (median of {args.repeat})", costs["kpi_step_daily_window_seconds"])
         report.add(section, "  KPI step read statements", None, statement_note(costs))
+        goals = None
+        if args.mysql_full:
+            measured = {"load": loaded, "backfill": backfill_s, "daily": daily_s,
+                        "kpi_step": costs["kpi_step_daily_window_seconds"]}
+            goals = {k: {"seconds": round(measured[k], 3), "goal": g, "met": measured[k] < g} for k, g in MYSQL_FULL_GOALS.items()}
+            for k, v in goals.items():
+                report.add(section, f"goal: {k.replace('_', ' ')} < {v['goal']:g} s", v["seconds"], "met" if v["met"] else "NOT met")
         return {
+            "full_scale": bool(args.mysql_full),
+            "goals": goals,
             "server": server,
             "rooms": args.mysql_rooms,
             "history_start": str(history_start),
@@ -465,11 +487,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mysql-months", type=int, help=f"MySQL history length in months (default {FULL['mysql_months']})")
     parser.add_argument("--repeat", type=int, help="repetitions of the KPI step (median; default 5)")
     parser.add_argument("--repeat-pipeline", type=int, help="repetitions of dbt-backed runs (median; default 3)")
+    parser.add_argument("--mysql-full", action="store_true",
+                        help="part 3 at part 1's full scale (rooms, history), checked against issue 11's goals; "
+                             "skips part 2 unless --compare-months is given")
     parser.add_argument("--quick", action="store_true", help="small scales and fewer repetitions: a smoke run")
     parser.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "occupancy-benchmark.log",
                         help="where Dagster/dbt output goes")
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
+    if args.mysql_full:
+        if args.skip_mysql:
+            parser.error("--mysql-full and --skip-mysql contradict each other")
+        args.skip_constant = args.skip_constant or args.compare_months is None
+        args.mysql_rooms = args.mysql_rooms or args.rooms or defaults["rooms"]
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)

@@ -14,7 +14,7 @@
     The model SQL reads its window through `chunk_start()` / `chunk_end()`: on MySQL they are the
     session variables this materialization sets per chunk (falling back to the run's window), on
     DuckDB simply the window (DuckDB keeps dbt's `incremental` materialization: it has neither
-    problem). The model must have a `snapshot_date` column. -#}
+    problem). The window's date column is config `window_date_column` (default `snapshot_date`). -#}
 
 {% macro chunk_start() -%}{{ adapter.dispatch('chunk_start')() }}{%- endmacro %}
 {% macro default__chunk_start() -%}{{ window_start() }}{%- endmacro %}
@@ -57,6 +57,7 @@
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set existing_relation = load_relation(this) -%}
   {%- set chunks = window_chunks() -%}
+  {%- set date_column = config.get('window_date_column', 'snapshot_date') -%}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -94,7 +95,7 @@
           full) and no rows of this chunk: nothing to delete -#}
       {%- if not state['created'] -%}
         {%- call statement('chunk_delete_' ~ loop.index) -%}
-          delete from {{ target_relation }} where snapshot_date between '{{ chunk[0] }}' and '{{ chunk[1] }}'
+          delete from {{ target_relation }} where {{ date_column }} between '{{ chunk[0] }}' and '{{ chunk[1] }}'
         {%- endcall -%}
       {%- endif -%}
       {%- call statement(statement_name) -%}

@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install demo test dev lock clean bench
+.PHONY: install demo test dev lock clean bench bench-mysql
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ dev: install
 ## Timings (DuckDB full scale, 6 vs 12 months, MariaDB); by hand, not a test. ARGS=--quick for a smoke run. See docs/benchmarks.md.
 bench: install
 	$(BIN)/python scripts/benchmark.py $(ARGS)
+
+## DuckDB and MariaDB at full scale (16,108 rooms, 2025-10-01 .. T), with issue 11's goals; ~15-25 min. Server: OCCUPANCY_TEST_MYSQL_URL.
+bench-mysql: install
+	$(BIN)/python scripts/benchmark.py --mysql-full $(ARGS)
 
 ## Re-resolve constraints.txt after changing setup.py pins.
 lock:

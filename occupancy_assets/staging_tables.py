@@ -29,8 +29,13 @@ tenant_daily_snapshots = Table(
     Column("moving_id", Integer, nullable=True),
     Column("contract_type", Integer),
     Column("full_name", String(100)),
-    PrimaryKeyConstraint("tenant_id", "snapshot_date"),
-    Index("ix_tenant_daily_snapshots_snapshot_date", "snapshot_date"),
+    # Clustered by date first (InnoDB stores rows in primary-key order): every reader takes a
+    # window of dates (silver's window, the dump checks), which is then one contiguous range
+    # instead of a lookup per row through a secondary index (~90 us a row once the table is larger
+    # than the buffer pool). Same key, same uniqueness as (tenant_id, snapshot_date).
+    PrimaryKeyConstraint("snapshot_date", "tenant_id"),
+    # per-tenant history (a tenant's dumps over time)
+    Index("ix_tenant_daily_snapshots_tenant_id", "tenant_id"),
     **_mysql,
 )
 

@@ -8,9 +8,11 @@ in dbt models or in `kpi_sql.py`, never here.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
@@ -39,6 +41,9 @@ _DUCKDB_LOCK_ERROR = re.compile(r"Could not set lock on file")
 _DUCKDB_LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 log = logging.getLogger(__name__)
+
+#: Rows per chunk of a MySQL bulk load (file writing / INSERT batches); bounds the memory used.
+_LOAD_CHUNK_ROWS = 500_000
 
 
 class WarehouseLockedError(RuntimeError):
@@ -98,7 +103,9 @@ class Warehouse:
         return sa.create_engine(
             url,
             poolclass=NullPool,
-            connect_args={"charset": "utf8mb4", "local_infile": False},
+            # local_infile: the client may send a file the server asks for, which only
+            # `_mysql_load_data` ever does (a temporary file this process just wrote)
+            connect_args={"charset": "utf8mb4", "local_infile": True},
         )
 
     def begin(self) -> contextlib.AbstractContextManager[Connection]:
@@ -217,12 +224,90 @@ class Warehouse:
             finally:
                 raw.unregister("_bulk_frame")
             return
-        # MySQL: SQLAlchemy batches executemany into multi-row INSERTs ("insertmanyvalues").
-        chunk = 20_000
-        for start in range(0, len(frame), chunk):
-            part = frame.iloc[start : start + chunk]
-            records = part.astype(object).where(part.notna(), None).to_dict("records")
-            conn.execute(table.insert(), records)
+        self._mysql_bulk_load(conn, layer, table, frame)
+
+    # -- MySQL bulk loading ----------------------------------------------------------------
+    # Row-batched INSERTs through SQLAlchemy took ~29 minutes for the 5.2 M snapshot rows of the
+    # full demo portfolio. The fast path (docs/benchmarks.md, "Full scale on MariaDB"):
+    # - rows sorted by the primary key, so InnoDB appends to its clustered index instead of
+    #   splitting pages all over a table larger than the buffer pool;
+    # - secondary indexes dropped before and built after the load (one sorted index build);
+    # - unique_checks = foreign_key_checks = 0 in the session: on an empty table MariaDB >= 10.6
+    #   then bulk-loads without undo logging;
+    # - `LOAD DATA LOCAL INFILE` from a temporary tab-separated file when the server allows it
+    #   (`local_infile`), else multi-row INSERTs of ~1 MB built by the driver.
+    # The server turns LOCAL load errors into warnings (as with IGNORE), so the loaded row count and
+    # the warnings are checked: a load that is not exact fails instead of silently dropping rows.
+
+    def _mysql_bulk_load(self, conn: Connection, layer: str, table: sa.Table, frame: pd.DataFrame) -> None:
+        pk = [c.name for c in table.primary_key.columns]
+        if pk and len(frame) > 1:
+            frame = frame.sort_values(pk, kind="stable", ignore_index=True)
+        target = f"{self._quote(self.schema(layer))}.{self._quote(table.name)}"
+        conn.exec_driver_sql("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+        indexes = list(table.indexes)
+        try:
+            for index in indexes:
+                conn.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {self._quote(index.name)}")
+            if len(frame):
+                if self._mysql_local_infile_allowed(conn):
+                    self._mysql_load_data(conn, target, frame)
+                else:
+                    self._mysql_multirow_insert(conn, target, frame)
+            for index in indexes:
+                cols = ", ".join(self._quote(c.name) for c in index.columns)
+                unique = "UNIQUE " if index.unique else ""
+                conn.exec_driver_sql(f"ALTER TABLE {target} ADD {unique}INDEX {self._quote(index.name)} ({cols})")
+        finally:
+            conn.exec_driver_sql("SET SESSION unique_checks = 1, foreign_key_checks = 1")
+
+    def _mysql_local_infile_allowed(self, conn: Connection) -> bool:
+        if os.environ.get("OCCUPANCY_MYSQL_LOAD_DATA", "").lower() in ("0", "false", "no"):
+            return False
+        client_allows = bool(getattr(conn.connection.driver_connection, "_local_infile", False))
+        return client_allows and bool(conn.exec_driver_sql("SELECT @@GLOBAL.local_infile").scalar())
+
+    def _mysql_load_data(self, conn: Connection, target: str, frame: pd.DataFrame) -> None:
+        cursor = conn.connection.driver_connection.cursor()
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".tsv", delete=False) as tmp:
+            path = tmp.name
+            try:
+                for start in range(0, len(frame), _LOAD_CHUNK_ROWS):
+                    tmp.write(mysql_load_data_lines(frame.iloc[start : start + _LOAD_CHUNK_ROWS]))
+                tmp.close()
+                columns = ", ".join(self._quote(c) for c in frame.columns)
+                path_literal = path.replace("\\", "\\\\").replace("'", "\\'")
+                loaded = cursor.execute(
+                    f"LOAD DATA LOCAL INFILE '{path_literal}' INTO TABLE {target} CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                    f"({columns})"
+                )
+                cursor.execute("SHOW COUNT(*) WARNINGS")
+                warnings = cursor.fetchone()[0]
+                if loaded != len(frame) or warnings:
+                    cursor.execute("SHOW WARNINGS LIMIT 5")
+                    shown = "; ".join(f"{level} {code}: {message}" for level, code, message in cursor.fetchall())
+                    raise ValueError(
+                        f"bulk load into {target} was not exact: {loaded} of {len(frame)} rows loaded, "
+                        f"{warnings} warnings ({shown})"
+                    )
+            finally:
+                cursor.close()
+                os.unlink(path)
+
+    def _mysql_multirow_insert(self, conn: Connection, target: str, frame: pd.DataFrame) -> None:
+        columns = ", ".join(self._quote(c) for c in frame.columns)
+        placeholders = ", ".join(["%s"] * len(frame.columns))
+        statement = f"INSERT INTO {target} ({columns}) VALUES ({placeholders})"
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(frame), _LOAD_CHUNK_ROWS):
+                part = frame.iloc[start : start + _LOAD_CHUNK_ROWS]
+                records = part.astype(object).where(part.notna(), None).itertuples(index=False, name=None)
+                # PyMySQL rewrites INSERT ... VALUES executemany into multi-row statements of <= 1 MB
+                cursor.executemany(statement, list(records))
+        finally:
+            cursor.close()
 
     def _quote(self, identifier: str) -> str:
         return self.engine.dialect.identifier_preparer.quote_identifier(identifier)
@@ -258,3 +343,45 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+# -- LOAD DATA file format ------------------------------------------------------------------------
+# Tab-separated, `\\` escapes, `\\N` for NULL: the defaults of `LOAD DATA`. Every value is
+# formatted here, column by column (vectorized), so NULLs, dates and any text round-trip exactly.
+_MYSQL_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
+_NULL = "\\N"
+
+
+def _load_data_column(values: pd.Series) -> pd.Series:
+    """One column as LOAD DATA text: dates `YYYY-MM-DD`, timestamps with microseconds only when a
+    value has a time of day, integers in full, text escaped, NULL (None / NaN / NaT / pd.NA) as `\\N`."""
+    missing = values.isna().to_numpy()
+    present = values[~missing]
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or (
+        values.dtype == object and len(present) and all(isinstance(v, dt.date) for v in present)
+    ):
+        stamps = pd.to_datetime(values)
+        has_time = bool((stamps.dropna() != stamps.dropna().dt.normalize()).any())
+        text = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f" if has_time else "%Y-%m-%d")
+    elif pd.api.types.is_bool_dtype(values.dtype):
+        text = values.map({True: "1", False: "0"})
+    elif pd.api.types.is_integer_dtype(values.dtype):
+        text = values.astype(str)
+    elif pd.api.types.is_float_dtype(values.dtype):
+        text = values.map(lambda v: repr(float(v)))
+    else:
+        text = values.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v))
+        for raw, escaped in _MYSQL_ESCAPES:
+            text = text.str.replace(raw, escaped, regex=False)
+    text = text.astype(object)
+    text[missing] = _NULL
+    return text
+
+
+def mysql_load_data_lines(frame: pd.DataFrame) -> str:
+    """`frame` as the lines of a `LOAD DATA ... FIELDS TERMINATED BY '\\t'` file (one per row)."""
+    if not len(frame):
+        return ""
+    columns = [_load_data_column(frame[c]) for c in frame.columns]
+    joined = columns[0].str.cat(columns[1:], sep="\t") if len(columns) > 1 else columns[0]
+    return "\n".join(joined.tolist()) + "\n"

@@ -62,7 +62,7 @@ def test_staging_tables_have_the_contract_columns_on_both_warehouses(empty_wareh
         assert list(STAGING_TABLES[name].columns.keys()) == expected
     counts = {name: int(wh.read_sql(f"SELECT COUNT(*) AS n FROM {{staging}}.{name}").n[0]) for name in EXPECTED_COLUMNS}
     assert counts == {name: len(frames[name]) for name in EXPECTED_COLUMNS}
-    # the primary key (tenant_id, snapshot_date) is enforced
+    # the primary key (snapshot_date, tenant_id) is enforced
     first = frames["tenant_daily_snapshots"].iloc[0]
     with pytest.raises(sa.exc.IntegrityError):
         with wh.begin() as conn:
@@ -93,3 +93,56 @@ def test_schema_prefix_isolates_two_copies(backend, tmp_path, request):
     finally:
         a.drop_schemas()
         b.drop_schemas()
+
+
+_ROUND_TRIP = sa.Table(
+    "round_trip",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("day", sa.Date),
+    sa.Column("stamp", sa.DateTime),
+    sa.Column("amount", sa.Integer),
+    sa.Column("name", sa.String(100)),
+    sa.Index("ix_round_trip_day", "day"),
+    mysql_charset="utf8mb4",
+)
+
+
+@pytest.mark.parametrize("load_data", [True, False], ids=["load_data", "multirow_insert"])
+def test_bulk_load_round_trips_nulls_dates_and_text_exactly(empty_warehouse, load_data, monkeypatch):
+    """The MySQL fast path (LOAD DATA LOCAL INFILE, or multi-row INSERTs when the server forbids
+    it) and DuckDB's native scan load the same values: NULLs, dates, timestamps, utf8mb4 text and
+    the characters the LOAD DATA format escapes (tab, newline, backslash, a literal \\N)."""
+    wh = empty_warehouse
+    if not load_data:
+        if wh.dialect != "mysql":
+            pytest.skip("the INSERT fallback is MySQL's")
+        monkeypatch.setenv("OCCUPANCY_MYSQL_LOAD_DATA", "0")
+    names = ["阿部 さくら", None, "tab\there", "new\nline\r\n", "back\\slash", "\\N", "", "NULL", "🏠 絵文字", "quote ' \" `"]
+    frame = pd.DataFrame({
+        # unsorted ids: the loader sorts by primary key
+        "id": [10, 3, 7, 1, 2, 9, 4, 5, 6, 8],
+        "day": pd.to_datetime(["2026-02-01", None, "2025-10-01", "2026-12-31", "2026-01-31",
+                               "2026-02-28", None, "2000-01-01", "2026-11-27", "2026-03-01"]),
+        "stamp": pd.to_datetime(["2026-02-01 09:30:15", None, "2025-10-01 00:00:00", "2026-12-31 23:59:59",
+                                 None, "2026-02-28 12:00:00", "2026-02-28 12:00:01", None,
+                                 "2026-11-27 08:00:00", "2026-03-01 00:00:01"]),
+        "amount": pd.array([60_000, None, 0, -1, 2_147_483_647, None, 55_000, 1, 2, 3], dtype="Int64"),
+        "name": names,
+    })
+    wh.replace_tables("staging", {"round_trip": _ROUND_TRIP}, {"round_trip": frame})
+    back = wh.read_sql("SELECT id, day, stamp, amount, name FROM {staging}.round_trip ORDER BY id")
+    expected = frame.sort_values("id", ignore_index=True)
+    assert list(back["id"]) == list(expected["id"])
+    assert [None if pd.isna(v) else pd.Timestamp(v) for v in back["day"]] == \
+        [None if pd.isna(v) else v for v in expected["day"]]
+    assert [None if pd.isna(v) else pd.Timestamp(v) for v in back["stamp"]] == \
+        [None if pd.isna(v) else v for v in expected["stamp"]]
+    assert [None if pd.isna(v) else int(v) for v in back["amount"]] == \
+        [None if pd.isna(v) else int(v) for v in expected["amount"]]
+    assert list(back["name"]) == list(expected["name"])
+    if wh.dialect == "mysql":  # the secondary index is rebuilt after the load
+        indexes = wh.read_sql(
+            "SELECT DISTINCT index_name FROM information_schema.statistics "
+            "WHERE table_schema = :schema AND table_name = 'round_trip'", {"schema": wh.schema("staging")})
+        assert set(indexes.iloc[:, 0]) == {"PRIMARY", "ix_round_trip_day"}

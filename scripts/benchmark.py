@@ -2,14 +2,17 @@
 
 Measures, with the real jobs and the real dbt project (docs/benchmarks.md has the latest figures):
 
-1. DuckDB at full demo scale: demo data generation + load; the full-history backfill of the
-   whole graph (`pipeline.backfill`, per job and per step); the daily case: `pipeline.daily` for
-   T, the history job (silver + kpi_month_end_metrics, dbt) on partition T alone, and the KPI step
-   (`occupancy_metrics.compute_and_write`) for the daily window [T-3, T+90].
+1. DuckDB at full demo scale: demo data generation + load; the full-history backfill (one run of
+   the `daily` job over every partition, per step); the daily case: the `daily` job for T (and how
+   many dbt processes it starts), the dbt step alone (silver + month-end + property, one `dbt
+   build`) on partition T, and the KPI step (`occupancy_metrics.compute_and_write`) for as-of T.
 2. Constant daily cost: the same one-day measurements on two warehouses holding the *same*
    portfolio with 6 and with 12 months of history (the 6-month one is the 12-month staging data
    with the older dumps cut off), and the ratio 12m / 6m (should stay near 1.0).
 3. MariaDB/MySQL at a smaller, stated scale: load, full backfill, daily pipeline, KPI step.
+   With `--mysql-full` (`make bench-mysql`): at the full scale of part 1 instead (same portfolio,
+   same history), beside part 1's DuckDB figures, with the goals of issue 11 checked (load < 120 s,
+   full backfill < 300 s, daily run < 30 s, KPI step < 2 s); part 2 is skipped unless asked for.
 
 Everything runs in a temporary directory (DuckDB files, DAGSTER_HOME, dbt target folders) on an
 ephemeral Dagster instance; the MySQL schemas get a unique prefix and are dropped at the end.
@@ -18,6 +21,7 @@ Dagster and dbt log output goes to --log, the results to stdout: a table and one
 
     .venv/bin/python scripts/benchmark.py            # full run, several minutes on 2 cores
     .venv/bin/python scripts/benchmark.py --quick    # small scales, a smoke run
+    .venv/bin/python scripts/benchmark.py --mysql-full   # DuckDB and MariaDB at full scale (make bench-mysql)
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 DEFAULT_TODAY = dt.date(2026, 11, 27)  # fixed, so runs on different days are comparable
 DEFAULT_MYSQL_URL = os.environ.get("OCCUPANCY_TEST_MYSQL_URL", "mysql+pymysql://root:@127.0.0.1:3306/")
+#: issue 11's goals for MariaDB at full scale (seconds)
+MYSQL_FULL_GOALS = {"load": 120.0, "backfill": 300.0, "daily": 30.0, "kpi_step": 2.0}
 FULL = dict(rooms=16_108, history_months=None, compare_months=(6, 12), mysql_rooms=2_000, mysql_months=6,
             repeat=5, repeat_pipeline=3)
 QUICK = dict(rooms=1_000, history_months=3, compare_months=(2, 4), mysql_rooms=300, mysql_months=2,
@@ -144,9 +150,9 @@ class Scenario:
         t = self.today
         return lambda: compute_and_write(
             self.wh,
-            window_start=t - dt.timedelta(days=self.settings.lookback_days),
-            window_end=t + dt.timedelta(days=self.settings.forward_days),
-            target_date=t,
+            first_as_of=t,
+            last_as_of=t,
+            lookback_days=self.settings.lookback_days,
             forward_days=self.settings.forward_days,
         )
 
@@ -165,8 +171,9 @@ def job_summary(instance, outcome) -> dict:
             if duration is not None and key not in dbt_sql:
                 dbt_sql[key] = round(float(duration.value), 3)
     return {
-        "job": outcome.job,
+        "job": "daily",
         "window": [str(d) for d in outcome.window] if outcome.window else None,
+        "dbt_processes": sum(1 for key in steps if key in DBT_STEPS),
         "success": outcome.success,
         "failed_checks": outcome.failed_checks,
         "warnings": outcome.warnings,
@@ -176,14 +183,18 @@ def job_summary(instance, outcome) -> dict:
     }
 
 
-def run_pipeline(report: Report, name: str, fn: Callable[[], list], instance) -> tuple[float, list[dict]]:
+#: the steps of the daily job that start a dbt process
+DBT_STEPS = ("daily_dbt_models", "kpi_reference_trace", "reference_seeds")
+
+
+def run_pipeline(report: Report, name: str, fn: Callable[[], object], instance) -> tuple[float, list[dict]]:
+    """Time one run of the daily job (launch.run_daily_job): wall clock and its step stats."""
     started = time.perf_counter()
-    outcomes = fn()
+    outcome = fn()
     elapsed = time.perf_counter() - started
-    jobs = [job_summary(instance, o) for o in outcomes]
-    if not (outcomes and all(o.success for o in outcomes) and len(outcomes) == 3):
-        for o in outcomes:
-            report.say("  " + o.describe())
+    jobs = [job_summary(instance, outcome)]
+    if not outcome.success:
+        report.say("  " + outcome.describe())
         raise SystemExit(f"{name} failed; see {report.log_path}")
     warned = sorted({c for j in jobs for c in j["warnings"]})
     if warned:
@@ -194,21 +205,28 @@ def run_pipeline(report: Report, name: str, fn: Callable[[], list], instance) ->
 def add_jobs(report: Report, section: str, jobs: list[dict]) -> None:
     for job in jobs:
         sql = sum(job["dbt_sql_seconds"].values())
-        note = f"dbt SQL {sql:.2f} s" if job["dbt_sql_seconds"] else ""
+        per_model = ", ".join(f"{k.split('/')[-1]} {v:.1f}" for k, v in job["dbt_sql_seconds"].items()
+                              if len(job["dbt_sql_seconds"]) > 1)
+        note = f"dbt SQL {sql:.2f} s" + (f" ({per_model})" if per_model else "") if job["dbt_sql_seconds"] else ""
         slow = sorted(job["steps"].items(), key=lambda kv: -kv[1])[:3]
         steps = ", ".join(f"{k} {v:.1f}" for k, v in slow)
         report.add(section, f"  job {job['job']}", job["seconds"], "; ".join(x for x in (note, steps) if x))
 
 
 def history_one_day(scenario: Scenario, instance) -> tuple[Callable[[], None], list[dict]]:
-    """The history job (silver + kpi_month_end_metrics + checks) on partition T alone."""
-    from occupancy_assets import pipeline
-    from occupancy_assets.jobs import HISTORY_JOB
+    """The daily dbt models (silver, first applications, month-end, property: one `dbt build`, with
+    their tests) on partition T alone, as a one-asset re-run from the UI would."""
+    from occupancy_assets.keys import DAILY_JOB, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY, SILVER_KEY
+    from occupancy_assets.launch import summarize
 
     summaries = []
+    keys = [SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY]
 
     def once():
-        outcome = pipeline.run_job(scenario.defs, HISTORY_JOB, instance, (scenario.today, scenario.today))
+        result = scenario.defs.resolve_job_def(DAILY_JOB).execute_in_process(
+            instance=instance, partition_key=str(scenario.today), asset_selection=keys, raise_on_error=False
+        )
+        outcome = summarize(instance, result.run_id, (scenario.today, scenario.today))
         if not outcome.success:
             raise SystemExit(f"history job for {scenario.today} failed: {outcome.describe()}")
         summaries.append(job_summary(instance, outcome))
@@ -263,7 +281,7 @@ def statement_note(costs: dict) -> str:
 
 
 def bench_duckdb_full(report: Report, args, tmp: Path, instance) -> dict:
-    from occupancy_assets import pipeline
+    from occupancy_assets.launch import run_daily_job
     from occupancy_assets.demo_data import DEFAULT_HISTORY_START, DEFAULT_SEED, generate_portfolio
 
     t = args.today
@@ -282,11 +300,11 @@ def bench_duckdb_full(report: Report, args, tmp: Path, instance) -> dict:
 
     report.say(f"{section}: full-history backfill")
     backfill_s, backfill_jobs = run_pipeline(
-        report, "backfill", lambda: pipeline.backfill(scenario.defs, scenario.settings, instance, scenario.history_start, t), instance
+        report, "backfill", lambda: run_daily_job(scenario.defs, instance, scenario.wh, scenario.history_start, t, say=report.say), instance
     )
     silver_rows = scenario.silver_rows()
     days = (t - scenario.history_start).days + 1
-    report.add(section, "full backfill, whole graph (pipeline.backfill)", backfill_s,
+    report.add(section, "full backfill, whole graph (one run)", backfill_s,
                f"{days} days, {silver_rows:,} silver rows, occupancy through T+90")
     add_jobs(report, section, backfill_jobs)
 
@@ -295,17 +313,18 @@ def bench_duckdb_full(report: Report, args, tmp: Path, instance) -> dict:
 
     def daily_once():
         daily_runs.append(
-            run_pipeline(report, "daily", lambda: pipeline.daily(scenario.defs, scenario.settings, instance, t), instance)[1]
+            run_pipeline(report, "daily", lambda: run_daily_job(scenario.defs, instance, scenario.wh, t, t, say=report.say), instance)[1]
         )
 
     daily_median, daily_times = median_of(args.repeat_pipeline, daily_once)
-    report.add(section, f"daily pipeline for T, whole graph (median of {args.repeat_pipeline})", daily_median)
+    report.add(section, f"daily pipeline for T, whole graph (median of {args.repeat_pipeline})", daily_median,
+               f"{daily_runs[-1][0]['dbt_processes']} dbt processes")
     add_jobs(report, section, daily_runs[-1])
-    kpi_in_dagster = daily_runs[-1][2]["steps"].get("gold__occupancy_daily_metrics")
+    kpi_in_dagster = daily_runs[-1][0]["steps"].get("gold__occupancy_daily_metrics")
 
     report.say(f"{section}: one-day steps")
     costs = one_day_costs(report, scenario, instance, args.repeat, args.repeat_pipeline)
-    report.add(section, f"history job on partition T (median of {args.repeat_pipeline})", costs["history_job_one_day_seconds"],
+    report.add(section, f"dbt step alone on partition T (median of {args.repeat_pipeline})", costs["history_job_one_day_seconds"],
                f"dbt SQL {costs['history_job_one_day_dbt_sql_seconds']:.2f} s; the rest is dbt start-up/parse and checks")
     report.add(section, f"KPI step, window [T-3, T+90] (median of {args.repeat})", costs["kpi_step_daily_window_seconds"],
                "compute_and_write, 94 rows replaced"
@@ -331,7 +350,7 @@ def bench_duckdb_full(report: Report, args, tmp: Path, instance) -> dict:
 def bench_constant_time(report: Report, args, tmp: Path, instance) -> dict:
     import pandas as pd
 
-    from occupancy_assets import pipeline
+    from occupancy_assets.launch import run_daily_job
     from occupancy_assets.demo_data import DEFAULT_SEED, generate_portfolio
 
     t = args.today
@@ -349,7 +368,7 @@ def bench_constant_time(report: Report, args, tmp: Path, instance) -> dict:
         scenario.load(frames)
         report.say(f"{section}: {months} months, backfill {starts[months]} .. {t}")
         backfill_s, _ = run_pipeline(
-            report, f"backfill {months}m", lambda: pipeline.backfill(scenario.defs, scenario.settings, instance, starts[months], t), instance
+            report, f"backfill {months}m", lambda: run_daily_job(scenario.defs, instance, scenario.wh, starts[months], t, say=report.say), instance
         )
         report.say(f"{section}: {months} months, one-day steps")
         costs = one_day_costs(report, scenario, instance, args.repeat, args.repeat_pipeline)
@@ -381,11 +400,16 @@ def bench_constant_time(report: Report, args, tmp: Path, instance) -> dict:
 def bench_mysql(report: Report, args, instance) -> dict:
     import sqlalchemy as sa
 
-    from occupancy_assets import pipeline
+    from occupancy_assets.launch import run_daily_job
     from occupancy_assets.demo_data import DEFAULT_SEED, generate_portfolio
 
+    from occupancy_assets.demo_data import DEFAULT_HISTORY_START
+
     t = args.today
-    history_start = months_before(t, args.mysql_months)
+    if args.mysql_full:  # part 1's portfolio and history
+        history_start = months_before(t, args.history_months) if args.history_months else DEFAULT_HISTORY_START
+    else:
+        history_start = months_before(t, args.mysql_months)
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
     with sa.create_engine(args.mysql_url, poolclass=sa.pool.NullPool).connect() as conn:
         server = conn.execute(sa.text("SELECT VERSION()")).scalar()
@@ -399,23 +423,32 @@ def bench_mysql(report: Report, args, instance) -> dict:
         report.add(section, "demo data: load", loaded, f"{snapshot_rows:,} snapshot rows")
         report.say(f"{section}: full backfill")
         backfill_s, backfill_jobs = run_pipeline(
-            report, "mysql backfill", lambda: pipeline.backfill(scenario.defs, scenario.settings, instance, history_start, t), instance
+            report, "mysql backfill", lambda: run_daily_job(scenario.defs, instance, scenario.wh, history_start, t, say=report.say), instance
         )
         silver_rows = scenario.silver_rows()
         report.add(section, "full backfill, whole graph", backfill_s, f"{silver_rows:,} silver rows")
         add_jobs(report, section, backfill_jobs)
         report.say(f"{section}: daily pipeline and one-day steps")
         daily_s, daily_jobs = run_pipeline(
-            report, "mysql daily", lambda: pipeline.daily(scenario.defs, scenario.settings, instance, t), instance
+            report, "mysql daily", lambda: run_daily_job(scenario.defs, instance, scenario.wh, t, t, say=report.say), instance
         )
         report.add(section, "daily pipeline for T, whole graph", daily_s)
         add_jobs(report, section, daily_jobs)
         costs = one_day_costs(report, scenario, instance, args.repeat, args.repeat_pipeline)
-        report.add(section, f"history job on partition T (median of {args.repeat_pipeline})", costs["history_job_one_day_seconds"],
+        report.add(section, f"dbt step alone on partition T (median of {args.repeat_pipeline})", costs["history_job_one_day_seconds"],
                    f"dbt SQL {costs['history_job_one_day_dbt_sql_seconds']:.2f} s")
         report.add(section, f"KPI step, window [T-3, T+90] (median of {args.repeat})", costs["kpi_step_daily_window_seconds"])
         report.add(section, "  KPI step read statements", None, statement_note(costs))
+        goals = None
+        if args.mysql_full:
+            measured = {"load": loaded, "backfill": backfill_s, "daily": daily_s,
+                        "kpi_step": costs["kpi_step_daily_window_seconds"]}
+            goals = {k: {"seconds": round(measured[k], 3), "goal": g, "met": measured[k] < g} for k, g in MYSQL_FULL_GOALS.items()}
+            for k, v in goals.items():
+                report.add(section, f"goal: {k.replace('_', ' ')} < {v['goal']:g} s", v["seconds"], "met" if v["met"] else "NOT met")
         return {
+            "full_scale": bool(args.mysql_full),
+            "goals": goals,
             "server": server,
             "rooms": args.mysql_rooms,
             "history_start": str(history_start),
@@ -465,11 +498,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mysql-months", type=int, help=f"MySQL history length in months (default {FULL['mysql_months']})")
     parser.add_argument("--repeat", type=int, help="repetitions of the KPI step (median; default 5)")
     parser.add_argument("--repeat-pipeline", type=int, help="repetitions of dbt-backed runs (median; default 3)")
+    parser.add_argument("--mysql-full", action="store_true",
+                        help="part 3 at part 1's full scale (rooms, history), checked against issue 11's goals; "
+                             "skips part 2 unless --compare-months is given")
     parser.add_argument("--quick", action="store_true", help="small scales and fewer repetitions: a smoke run")
     parser.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "occupancy-benchmark.log",
                         help="where Dagster/dbt output goes")
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
+    if args.mysql_full:
+        if args.skip_mysql:
+            parser.error("--mysql-full and --skip-mysql contradict each other")
+        args.skip_constant = args.skip_constant or args.compare_months is None
+        args.mysql_rooms = args.mysql_rooms or args.rooms or defaults["rooms"]
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)

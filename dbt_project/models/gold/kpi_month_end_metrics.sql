@@ -1,89 +1,94 @@
 {#- One row per snapshot date: room-level occupancy and revenue KPIs (SPEC section 6).
-    Rebuilds exactly the partition window, like the silver model it reads. -#}
+    Rebuilds exactly the partition window, like the silver model it reads (month by month on
+    MySQL: macros/window_replace.sql). -#}
 {{ config(
-    materialized='incremental',
+    materialized=window_materialization(),
+    window_date_column='as_of_date',
     pre_hook=[{"sql": "{{ delete_window('as_of_date') }}", "transaction": true}],
     post_hook=["{{ ensure_index(this, ['as_of_date']) }}"],
 ) }}
 
 with present as (
-    -- physically present tenants only (statuses 7 and 9-15)
+    -- physically present tenants only (statuses 7 and 9-15), narrow: silver is read once
     select
         s.snapshot_date,
         s.apartment_id,
         s.room_id,
         s.moving_id,
         s.move_in_date,
-        s.moveout_date,
         s.rent_jpy,
         st.room_priority,
         case when (s.move_in_date is null or s.move_in_date < s.snapshot_date)
               and (s.moveout_date is null or s.moveout_date >= s.snapshot_date) then 1 else 0 end as is_occupied_0000,
         case when (s.move_in_date is null or s.move_in_date <= s.snapshot_date)
-              and (s.moveout_date is null or s.moveout_date > s.snapshot_date) then 1 else 0 end as is_occupied_eod
+              and (s.moveout_date is null or s.moveout_date > s.snapshot_date) then 1 else 0 end as is_occupied_eod,
+        case when s.move_in_date = s.snapshot_date then 1 else 0 end as is_same_day_movein,
+        case when s.moveout_date = s.snapshot_date then 1 else 0 end as is_same_day_moveout
     from {{ ref('tenant_room_snapshot_daily') }} as s
     inner join {{ ref('management_statuses') }} as st
         on st.code = s.management_status_code and st.is_physically_present = 1
-    where s.snapshot_date between {{ window_start() }} and {{ window_end() }}
+    where s.snapshot_date between {{ chunk_start() }} and {{ chunk_end() }}
 ),
 
-rent_at_0000 as (
-    -- each room occupied at 00:00 takes the rent of its best-ranked 00:00 occupant (SPEC 5 ranking)
+room_rows as (
+    -- One pass over the room's rows (one sort, one partitioning) gives every room-level fact:
+    -- the room flags (max over the room) and, as row 1, its best-ranked 00:00 occupant if it has
+    -- one (00:00 occupants first, then the SPEC 5 ranking), whose rent is the room's rent.
+    -- Each CTE is referenced once: MariaDB/MySQL materialize a CTE per reference.
     select
         snapshot_date,
-        apartment_id,
-        room_id,
+        is_occupied_0000,
         rent_jpy,
-        row_number() over (
+        row_number() over room_order as room_row,
+        max(is_occupied_eod) over room_partition as room_occupied_eod,
+        max(is_same_day_movein) over room_partition as room_same_day_movein,
+        max(is_same_day_moveout) over room_partition as room_same_day_moveout
+    from present
+    window
+        room_partition as (partition by snapshot_date, apartment_id, room_id),
+        room_order as (
             partition by snapshot_date, apartment_id, room_id
             order by
+                is_occupied_0000 desc,
                 room_priority,
                 case when move_in_date is null then 1 else 0 end,
                 move_in_date desc,
                 moving_id desc
-        ) as occupant_rank
-    from present
-    where is_occupied_0000 = 1
+        )
 ),
 
-rooms_per_day as (
+room_days as (
+    -- one row per room and day: row 1 of room_rows
     select
         snapshot_date,
-        apartment_id,
-        room_id,
-        max(is_occupied_0000) as is_occupied_0000,
-        max(is_occupied_eod) as is_occupied_eod,
-        max(case when move_in_date = snapshot_date then 1 else 0 end) as has_same_day_movein,
-        max(case when moveout_date = snapshot_date then 1 else 0 end) as has_same_day_moveout
-    from present
-    group by snapshot_date, apartment_id, room_id
+        sum(is_occupied_0000) as occupancy_room_count_0000,
+        sum(room_occupied_eod) as occupancy_room_count_eod,
+        sum(room_same_day_movein) as same_day_moveins,
+        sum(room_same_day_moveout) as same_day_moveouts,
+        avg(case when is_occupied_0000 = 1 then rent_jpy end) as mean_rent_jpy
+    from room_rows
+    where room_row = 1
+    group by snapshot_date
 ),
 
 snapshot_days as (
     -- every date with a snapshot gets a row, also one where nobody is physically present
     select distinct snapshot_date
     from {{ ref('tenant_room_snapshot_daily') }}
-    where snapshot_date between {{ window_start() }} and {{ window_end() }}
+    where snapshot_date between {{ chunk_start() }} and {{ chunk_end() }}
 ),
 
 room_counts as (
     select
         d.snapshot_date,
-        coalesce(sum(r.is_occupied_0000), 0) as occupancy_room_count_0000,
-        coalesce(sum(r.is_occupied_eod), 0) as occupancy_room_count_eod,
-        coalesce(sum(r.has_same_day_movein), 0) as same_day_moveins,
-        coalesce(sum(r.has_same_day_moveout), 0) as same_day_moveouts
+        coalesce(r.occupancy_room_count_0000, 0) as occupancy_room_count_0000,
+        coalesce(r.occupancy_room_count_eod, 0) as occupancy_room_count_eod,
+        coalesce(r.same_day_moveins, 0) as same_day_moveins,
+        coalesce(r.same_day_moveouts, 0) as same_day_moveouts,
+        r.mean_rent_jpy
     from snapshot_days as d
-    left join rooms_per_day as r
+    left join room_days as r
         on r.snapshot_date = d.snapshot_date
-    group by d.snapshot_date
-),
-
-rent as (
-    select snapshot_date, avg(rent_jpy) as mean_rent_jpy
-    from rent_at_0000
-    where occupant_rank = 1
-    group by snapshot_date
 ),
 
 total_rooms as (
@@ -102,11 +107,9 @@ metrics as (
         c.same_day_moveins,
         c.same_day_moveouts,
         t.total_physical_rooms,
-        coalesce({{ round_half_up('r.mean_rent_jpy') }}, 0) as rent_jpy
+        coalesce({{ round_half_up('c.mean_rent_jpy') }}, 0) as rent_jpy
     from room_counts as c
     cross join total_rooms as t
-    left join rent as r
-        on r.snapshot_date = c.snapshot_date
 )
 
 select

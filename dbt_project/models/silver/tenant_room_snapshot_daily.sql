@@ -1,10 +1,14 @@
 {#- One row per (snapshot_date, tenant_id, apartment_id, room_id): SPEC section 5.
-    Rebuilds exactly the partition window [min_date, max_date] (delete + insert, one transaction). -#}
+    Rebuilds exactly the partition window [min_date, max_date]: delete + insert in one transaction
+    (DuckDB), month by month on MySQL (macros/window_replace.sql).
+    The two rankings run over narrow rows (ids, codes, dates); the text columns (status label,
+    property, room number) are looked up by key at the end: MariaDB/MySQL materialize each
+    window-function step in a temporary table, whose size decides whether it stays in memory. -#}
 {{ config(
-    materialized='incremental',
+    materialized=window_materialization(),
     pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],
     post_hook=[
-        "{{ ensure_index(this, ['snapshot_date']) }}",
+        "{{ ensure_index(this, ['snapshot_date', 'tenant_id', 'apartment_id', 'room_id']) }}",
         "{{ ensure_index(this, ['tenant_id', 'apartment_id', 'room_id', 'snapshot_date']) }}",
     ],
 ) }}
@@ -20,7 +24,7 @@ with snapshots as (
     from {{ source('staging', 'tenant_daily_snapshots') }} as s
     left join {{ source('staging', 'tenants') }} as t
         on t.id = s.tenant_id
-    where s.snapshot_date between {{ window_start() }} and {{ window_end() }}
+    where s.snapshot_date between {{ chunk_start() }} and {{ chunk_end() }}
 ),
 
 in_scope as (
@@ -31,12 +35,9 @@ in_scope as (
         m.room_id,
         m.id as moving_id,
         sn.status as management_status_code,
-        st.label as management_status,
         st.room_priority,
         st.is_physically_present,
         sn.full_name as tenant_name,
-        a.apartment_name as property,
-        r.room_number,
         sn.contract_type,
         m.movein_date as move_in_date,
         coalesce(m.moveout_date_integrated, m.moveout_plans_date, m.moveout_date) as moveout_date,
@@ -48,10 +49,6 @@ in_scope as (
         on m.id = sn.moving_id
     inner join {{ ref('management_statuses') }} as st
         on st.code = sn.status and st.is_in_scope = 1
-    left join {{ source('staging', 'apartments') }} as a
-        on a.id = m.apartment_id
-    left join {{ source('staging', 'rooms') }} as r
-        on r.id = m.room_id
     where coalesce(m.cancel_flag, 0) = 0
 ),
 
@@ -88,21 +85,27 @@ ranked as (
 )
 
 select
-    snapshot_date,
-    tenant_id,
-    apartment_id,
-    room_id,
-    moving_id,
-    management_status_code,
-    management_status,
-    tenant_name,
-    property,
-    room_number,
-    contract_type,
-    move_in_date,
-    moveout_date,
-    moveout_plans_date,
-    rent_jpy,
-    case when room_rank = 1 and is_physically_present = 1 then 1 else 0 end as is_room_primary,
+    k.snapshot_date,
+    k.tenant_id,
+    k.apartment_id,
+    k.room_id,
+    k.moving_id,
+    k.management_status_code,
+    st.label as management_status,
+    k.tenant_name,
+    a.apartment_name as property,
+    r.room_number,
+    k.contract_type,
+    k.move_in_date,
+    k.moveout_date,
+    k.moveout_plans_date,
+    k.rent_jpy,
+    case when k.room_rank = 1 and k.is_physically_present = 1 then 1 else 0 end as is_room_primary,
     {{ utc_now() }} as loaded_at
-from ranked
+from ranked as k
+inner join {{ ref('management_statuses') }} as st
+    on st.code = k.management_status_code
+left join {{ source('staging', 'apartments') }} as a
+    on a.id = k.apartment_id
+left join {{ source('staging', 'rooms') }} as r
+    on r.id = k.room_id

@@ -191,3 +191,20 @@ def test_daily_and_backfill_runs_are_read_back_from_postgres(pg_database, produc
     assert sorted(evaluated) == sorted(
         (key.name, "SUCCEEDED" if e.passed else "FAILED") for key, e in evaluations.items()
     )
+
+
+def test_the_cli_uses_the_production_instance(production_home):
+    """`occupancy-kpi` in a production image: the CLI keeps $DAGSTER_HOME/dagster.yaml (deploy's,
+    even when the repo's local dagster.yaml is newer) and records its runs in PostgreSQL."""
+    from dagster_postgres import PostgresRunStorage
+
+    from occupancy_assets import cli
+
+    config = production_home / "dagster.yaml"
+    os.utime(config, (0, 0))
+    instance = cli._instance()
+    try:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+    finally:
+        instance.dispose()
+    assert config.read_text() == DEPLOY_YAML.read_text()

@@ -76,7 +76,8 @@ def _run_range(settings: Settings, start: dt.date, end: dt.date) -> int:
     from .launch import run_daily_job
     from .resources import open_warehouse
 
-    outcome = run_daily_job(_definitions(settings), _instance(), open_warehouse(settings), start, end)
+    wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before anything loads
+    outcome = run_daily_job(_definitions(settings), _instance(), wh, start, end)
     print("  " + outcome.describe().replace("\n", "\n  "))
     return 0 if outcome.success else 1
 

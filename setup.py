@@ -13,6 +13,7 @@ setup(
         "dagster-webserver==1.13.27",
         "dagster-dbt==0.29.27",
         "dagster-aws==0.29.27",
+        "dagster-postgres==0.29.27",  # production instance storage (deploy/dagster.yaml)
         "dbt-core==1.7.20",
         "dbt-duckdb==1.7.5",
         "dbt-mysql==1.7.0",

@@ -25,11 +25,20 @@ def _instance():
     home = os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster"))
     os.makedirs(home, exist_ok=True)
     config = os.path.join(home, "dagster.yaml")
-    # as `make` does: install the repo's instance config, and refresh it when the repo's is newer
-    if not os.path.exists(config) or os.path.getmtime(REPO_ROOT / "dagster.yaml") > os.path.getmtime(config):
+    # as `make` does: install the repo's instance config, and refresh it when the repo's is newer;
+    # any other instance config (production: deploy/dagster.yaml) is the operator's and left alone
+    if not os.path.exists(config) or (
+        _is_local_instance_config(config) and os.path.getmtime(REPO_ROOT / "dagster.yaml") > os.path.getmtime(config)
+    ):
         with open(REPO_ROOT / "dagster.yaml") as src, open(config, "w") as dst:
             dst.write(src.read())
     return DagsterInstance.get()
+
+
+def _is_local_instance_config(path: str) -> bool:
+    """A copy of (any version of) the repo's dagster.yaml: every one opens with this comment."""
+    with open(path) as handle:
+        return handle.readline().startswith("# Local Dagster instance")
 
 
 def _definitions(settings: Settings):
@@ -67,7 +76,8 @@ def _run_range(settings: Settings, start: dt.date, end: dt.date) -> int:
     from .launch import run_daily_job
     from .resources import open_warehouse
 
-    outcome = run_daily_job(_definitions(settings), _instance(), open_warehouse(settings), start, end)
+    wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before anything loads
+    outcome = run_daily_job(_definitions(settings), _instance(), wh, start, end)
     print("  " + outcome.describe().replace("\n", "\n  "))
     return 0 if outcome.success else 1
 

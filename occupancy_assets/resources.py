@@ -17,6 +17,7 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_aws.secretsmanager import SecretsManagerResource
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from .dbt_project import dbt_project
@@ -24,6 +25,12 @@ from .settings import Settings
 from .warehouse import Warehouse
 
 WAREHOUSE_URL_ENV = "OCCUPANCY_WAREHOUSE_URL"
+#: how long a connection to an Aurora endpoint may take to open
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class WarehouseConfigError(ValueError):
+    """The warehouse cannot be reached as configured; the message is one line for the operator."""
 
 
 class WarehouseResource(ConfigurableResource):
@@ -53,20 +60,53 @@ class WarehouseResource(ConfigurableResource):
             if not self.aurora_endpoint:
                 raise ValueError("AURORA_SECRET_ARN is set but AURORA_ENDPOINT is not")
             secrets = self.secrets_manager or SecretsManagerResource()
-            response = secrets.get_client().get_secret_value(SecretId=self.aurora_secret_arn)
-            return aurora_url(self.aurora_endpoint, self.aurora_port, json.loads(response["SecretString"]))
+            secret = fetch_aurora_secret(secrets, self.aurora_secret_arn)
+            return aurora_url(self.aurora_endpoint, self.aurora_port, secret, f"AURORA_SECRET_ARN {self.aurora_secret_arn}: the secret")
         if not self.url:
             raise ValueError(f"set {WAREHOUSE_URL_ENV} (or the AURORA_* variables)")
         return self.url
 
 
-def aurora_url(endpoint: str, port: int, secret: dict) -> URL:
+def fetch_aurora_secret(secrets: SecretsManagerResource, arn: str) -> dict:
+    """The secret's JSON; what went wrong as one line naming the ARN (never the secret's value)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    where = f"AURORA_SECRET_ARN {arn}"
+    try:
+        client = secrets.get_client()
+        response = client.get_secret_value(SecretId=arn)
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        region = getattr(getattr(client, "meta", None), "region_name", None) or secrets.region_name
+        if error.get("Code") == "ResourceNotFoundException":
+            raise WarehouseConfigError(f"{where}: no such secret in Secrets Manager (region {region})") from None
+        raise WarehouseConfigError(
+            f"{where}: Secrets Manager refused it (region {region}): {error.get('Code')}: {error.get('Message')}"
+        ) from None
+    except BotoCoreError as err:  # no region, no credentials, endpoint unreachable
+        raise WarehouseConfigError(f"{where}: cannot read it from Secrets Manager: {err}") from None
+    try:
+        secret = json.loads(response["SecretString"])
+    except (KeyError, TypeError, ValueError):
+        secret = None
+    if not isinstance(secret, dict):
+        raise WarehouseConfigError(f"{where}: the secret is not a JSON object with 'username' and 'password'")
+    return secret
+
+
+def aurora_url(endpoint: str, port: int, secret: dict, source: str = "the Aurora secret") -> URL:
     try:
         return URL.create(
-            "mysql+pymysql", username=secret["username"], password=secret["password"], host=endpoint, port=port
+            "mysql+pymysql",
+            username=secret["username"],
+            password=secret["password"],
+            host=endpoint,
+            port=port,
+            # an unreachable endpoint fails in seconds, not after the driver's default wait
+            query={"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)},
         )
     except KeyError as missing:
-        raise ValueError(f"the Aurora secret has no {missing} key (expected 'username' and 'password')") from None
+        raise WarehouseConfigError(f"{source} has no {missing} key (expected 'username' and 'password')") from None
 
 
 def warehouse_resource(settings: Settings | None = None, *, for_ui: bool = True) -> WarehouseResource:
@@ -87,8 +127,22 @@ def warehouse_resource(settings: Settings | None = None, *, for_ui: bool = True)
 
 
 def open_warehouse(settings: Settings | None = None) -> Warehouse:
-    """The warehouse outside a run (CLI, status): the same resource, with its values resolved."""
-    return warehouse_resource(settings, for_ui=False).warehouse()
+    """The warehouse outside a run (CLI, status): the same resource, with its values resolved.
+    A MySQL server that does not answer (or refuses the credentials) is one line, not a traceback."""
+    wh = warehouse_resource(settings, for_ui=False).warehouse()
+    if wh.dialect == "mysql":
+        check_connection(wh)
+    return wh
+
+
+def check_connection(wh: Warehouse) -> None:
+    try:
+        with wh.engine.connect():
+            pass
+    except sa_exc.DBAPIError as err:
+        args = getattr(err.orig, "args", ())
+        message = args[1] if len(args) > 1 else str(err.orig)
+        raise WarehouseConfigError(f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}") from None
 
 
 def dbt_resource() -> DbtCliResource:

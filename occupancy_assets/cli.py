@@ -32,7 +32,11 @@ def _instance():
     ):
         with open(REPO_ROOT / "dagster.yaml") as src, open(config, "w") as dst:
             dst.write(src.read())
-    return DagsterInstance.get()
+    from .launch import ensure_pool_limit
+
+    instance = DagsterInstance.get()
+    ensure_pool_limit(instance)
+    return instance
 
 
 def _is_local_instance_config(path: str) -> bool:

@@ -103,6 +103,16 @@ def launch_lock(instance: DagsterInstance) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def ensure_pool_limit(instance: DagsterInstance) -> None:
+    """Write the pool's limit (dagster.yaml `default_limit`) into the instance now. Dagster does it
+    lazily, during the queue daemon's first pass over runs that need the pool, and in that very
+    first pass a fresh instance lets two of them start at once."""
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits and instance.global_op_concurrency_default_limit:
+        if WAREHOUSE_POOL not in storage.get_concurrency_keys():
+            storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+
+
 def runs_holding_the_pool(instance: DagsterInstance) -> list:
     runs = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
     return [run for run in runs if run.run_op_concurrency and WAREHOUSE_POOL in (run.run_op_concurrency.all_pools or ())]

@@ -25,6 +25,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
 from occupancy_assets.definitions import build_definitions
+from occupancy_assets.launch import ensure_pool_limit
 from occupancy_assets.keys import DAILY_JOB, OCCUPANCY_KEY, WAREHOUSE_POOL
 from occupancy_assets.settings import REPO_ROOT
 from occupancy_assets.warehouse import Warehouse, WarehouseLockedError
@@ -44,7 +45,9 @@ def _home(tmp_path: Path) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    _instance_at(home).dispose()  # two processes creating the SQLite schema at once would race
+    instance = _instance_at(home)  # two processes creating the SQLite schema at once would race
+    ensure_pool_limit(instance)  # as every `occupancy-kpi` command does on its instance
+    instance.dispose()
     return home
 
 

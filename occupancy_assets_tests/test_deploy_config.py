@@ -154,7 +154,8 @@ def test_cli_refreshes_a_local_instance_config_but_leaves_a_production_one_alone
 
     from occupancy_assets import cli
 
-    monkeypatch.setattr(DagsterInstance, "get", staticmethod(lambda: "instance"))
+    ephemeral = DagsterInstance.ephemeral()  # the config file is what is under test, not the instance
+    monkeypatch.setattr(DagsterInstance, "get", staticmethod(lambda: ephemeral))
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))

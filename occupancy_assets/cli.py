@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .settings import REPO_ROOT, Settings, today_jst
+from .settings import INSTANCE_CONFIG, REPO_ROOT, Settings, today_jst
 
 
 def _date(value: str) -> dt.date:
@@ -26,8 +26,8 @@ def _instance():
     os.makedirs(home, exist_ok=True)
     config = os.path.join(home, "dagster.yaml")
     # as `make` does: install the repo's instance config, and refresh it when the repo's is newer
-    if not os.path.exists(config) or os.path.getmtime(REPO_ROOT / "dagster.yaml") > os.path.getmtime(config):
-        with open(REPO_ROOT / "dagster.yaml") as src, open(config, "w") as dst:
+    if not os.path.exists(config) or os.path.getmtime(INSTANCE_CONFIG) > os.path.getmtime(config):
+        with open(INSTANCE_CONFIG) as src, open(config, "w") as dst:
             dst.write(src.read())
     return DagsterInstance.get()
 

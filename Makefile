@@ -21,9 +21,10 @@ $(MANIFEST): $(BIN)/.installed $(DBT_SOURCES)
 	$(BIN)/dagster-dbt project prepare-and-package --file occupancy_assets/dbt_project.py
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# the instance config (pool, run monitoring); not in the repo root, where `dagster dev` would warn about it
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp deploy/dagster.local.yaml $@
 
 install: $(BIN)/.installed $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 

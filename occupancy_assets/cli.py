@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .settings import REPO_ROOT, Settings, today_jst
+from .settings import INSTANCE_CONFIG, REPO_ROOT, Settings, today_jst
 
 
 def _date(value: str) -> dt.date:
@@ -28,9 +28,9 @@ def _instance():
     # as `make` does: install the repo's instance config, and refresh it when the repo's is newer;
     # any other instance config (production: deploy/dagster.yaml) is the operator's and left alone
     if not os.path.exists(config) or (
-        _is_local_instance_config(config) and os.path.getmtime(REPO_ROOT / "dagster.yaml") > os.path.getmtime(config)
+        _is_local_instance_config(config) and os.path.getmtime(INSTANCE_CONFIG) > os.path.getmtime(config)
     ):
-        with open(REPO_ROOT / "dagster.yaml") as src, open(config, "w") as dst:
+        with open(INSTANCE_CONFIG) as src, open(config, "w") as dst:
             dst.write(src.read())
     from .launch import ensure_pool_limit
 
@@ -40,7 +40,7 @@ def _instance():
 
 
 def _is_local_instance_config(path: str) -> bool:
-    """A copy of (any version of) the repo's dagster.yaml: every one opens with this comment."""
+    """A copy of (any version of) the repo's deploy/dagster.local.yaml: every one opens with this comment."""
     with open(path) as handle:
         return handle.readline().startswith("# Local Dagster instance")
 

@@ -111,8 +111,9 @@ def run_dbt(
 
     Held back until dbt has exited (DuckDB admits one process per file): failed test results, which
     then get their stored failing rows, and, for a partition window, the models' outputs, which then
-    get each partition's own values as metadata (the UI plots them by partition). Then, if dbt
-    failed, one Failure that names what failed.
+    get each partition's own values as metadata (the UI plots them by partition); the outputs of an
+    unpartitioned build (seeds, the trace) get their table's row count. Then, if dbt failed, one
+    Failure that names what failed.
     """
     wh = warehouse.warehouse()
     # dagster-dbt hands os.environ to the dbt process; the profile reads the warehouse from it.
@@ -123,15 +124,17 @@ def run_dbt(
         for event in invocation.stream():
             if isinstance(event, AssetCheckResult) and not event.passed:
                 failed_checks.append(event)
-            elif isinstance(event, Output) and window is not None:
+            elif isinstance(event, Output):
                 outputs.append(event)
             else:
                 yield event
         results = run_results(invocation)
         for event in failed_checks:
             yield with_failing_rows(event, results, wh)
-        if outputs:
+        if outputs and window is not None:
             add_partition_metadata(context, wh, window)
+        elif outputs:
+            outputs = [with_row_count(context, wh, event) for event in outputs]
         yield from outputs
         if not invocation.is_successful():
             raise dbt_failure(results, invocation)
@@ -154,6 +157,15 @@ def add_partition_metadata(context: AssetExecutionContext, wh, window: tuple[dt.
         for row in wh.read_sql(kpi_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
             day = pd.Timestamp(row.snapshot_date).date()
             context.add_asset_metadata({"row_count": int(row.row_count)}, asset_key=SILVER_KEY, partition_key=partition_key(day))
+
+
+def with_row_count(context: AssetExecutionContext, wh, output: Output) -> Output:
+    """An unpartitioned dbt output with its table's row count (`dagster/row_count`, the UI's "Rows")."""
+    layer, table = context.asset_key_for_output(output.output_name).path
+    if not wh.table_exists(layer, table):
+        return output
+    count = int(wh.read_sql(f"SELECT COUNT(*) AS row_count FROM {{{layer}}}.{table}").iloc[0, 0])
+    return output.with_metadata({**output.metadata, "dagster/row_count": count})
 
 
 def build_dbt_assets(settings: Settings) -> list:

@@ -1,6 +1,6 @@
 """The Dagster code location: `dagster dev` (workspace.yaml) and the CLI load `defs` from here."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from .archive_assets import build_archive_definitions
 from .automation import build_schedules, build_sensors
@@ -32,6 +32,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         sensors=build_sensors(settings, daily_job),
         schedules=[*build_schedules(settings, daily_job), *archive.schedules],
         resources={**build_resources(settings), **archive.resources},
+        # also for the runs of UI asset backfills and "Materialize" (the implicit asset job): as for
+        # `daily`, a process per step would import the code location again for each of ~12 steps
+        executor=in_process_executor,
     )
 
 

@@ -16,6 +16,8 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB_PATH = REPO_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_ARCHIVE_DIR = REPO_ROOT / "data" / "archive"
+#: The instance config `make` and the CLI copy into $DAGSTER_HOME (pool, run monitoring).
+INSTANCE_CONFIG = REPO_ROOT / "deploy" / "dagster.local.yaml"
 
 #: The three warehouse layers; in MySQL each is a database, in DuckDB a schema.
 LAYERS = ("staging", "silver", "gold")

@@ -1,4 +1,4 @@
-"""One writer at a time: the `warehouse` pool of every step (dagster.yaml: limit 1, run granularity)
+"""One writer at a time: the `warehouse` pool of every step (deploy/dagster.yaml: limit 1, run granularity)
 with the real daemon queueing runs behind each other, the warehouse's wait for a lock held by
 another process (DuckDB file lock, MySQL writer lock), and two `occupancy-kpi daily` processes for
 the same date started at once.
@@ -27,7 +27,7 @@ from dagster._core.instance.ref import InstanceRef
 from occupancy_assets.definitions import build_definitions
 from occupancy_assets.launch import ensure_pool_limit
 from occupancy_assets.keys import DAILY_JOB, OCCUPANCY_KEY, WAREHOUSE_POOL
-from occupancy_assets.settings import REPO_ROOT
+from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
 from occupancy_assets.warehouse import Warehouse, WarehouseLockedError
 
 from .conftest import make_settings
@@ -41,7 +41,7 @@ def _instance_at(home: Path) -> DagsterInstance:
 
 
 def _home(tmp_path: Path) -> Path:
-    """A DAGSTER_HOME as `make` installs it: the repo's dagster.yaml, storage created once."""
+    """A DAGSTER_HOME as `make` installs it: the repo's deploy/dagster.yaml, storage created once."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -67,7 +67,7 @@ def _env(settings, path: Path, home: Path) -> dict:
 
 
 def test_every_step_of_the_daily_job_is_in_the_warehouse_pool_and_the_pool_admits_one_run():
-    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    config = yaml.safe_load(INSTANCE_CONFIG.read_text())
     assert config["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
     job = build_definitions(make_settings("duckdb:///unused.duckdb")).resolve_job_def(DAILY_JOB)
     pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}

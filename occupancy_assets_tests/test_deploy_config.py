@@ -18,7 +18,7 @@ from dagster._core.instance.config import dagster_instance_config, dagster_insta
 from dagster._core.workspace.config_schema import ensure_workspace_config
 from dagster._serdes.config_class import class_from_code_pointer
 
-from occupancy_assets.settings import REPO_ROOT
+from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
 INSTANCE_FILES = sorted(path.name for path in DEPLOY.glob("dagster*.yaml"))
@@ -69,7 +69,7 @@ def test_instance_yaml_passes_dagsters_schema(name, monkeypatch):
 
 @pytest.mark.parametrize("name", INSTANCE_FILES)
 def test_instance_yaml_keeps_the_pool_and_run_monitoring_of_the_local_instance(name):
-    local, deployed = _load(REPO_ROOT / "dagster.yaml"), _load(DEPLOY / name)
+    local, deployed = _load(INSTANCE_CONFIG), _load(DEPLOY / name)
     assert deployed["concurrency"] == local["concurrency"]
     assert deployed["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
     assert local["run_monitoring"].items() <= deployed["run_monitoring"].items()
@@ -164,7 +164,7 @@ def test_cli_refreshes_a_local_instance_config_but_leaves_a_production_one_alone
     config.write_text("# Local Dagster instance (copied to $DAGSTER_HOME by `make`). Production: see docs/operating.md.\n")
     os.utime(config, (0, 0))  # an old local copy: refreshed
     cli._instance()
-    assert config.read_text() == (REPO_ROOT / "dagster.yaml").read_text()
+    assert config.read_text() == INSTANCE_CONFIG.read_text()
 
     production = (DEPLOY / "dagster.yaml").read_text()
     config.write_text(production)

@@ -44,7 +44,7 @@ def _home(tmp_path: Path) -> Path:
     """A DAGSTER_HOME as `make` installs it: the repo's deploy/dagster.yaml, storage created once."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
     instance = _instance_at(home)  # two processes creating the SQLite schema at once would race
     ensure_pool_limit(instance)  # as every `occupancy-kpi` command does on its instance
     instance.dispose()

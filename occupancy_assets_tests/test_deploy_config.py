@@ -21,7 +21,7 @@ from dagster._serdes.config_class import class_from_code_pointer
 from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
-INSTANCE_FILES = sorted(path.name for path in DEPLOY.glob("dagster*.yaml"))
+INSTANCE_FILES = sorted(path.name for path in DEPLOY.glob("dagster*.yaml") if path != INSTANCE_CONFIG)  # production's
 IMAGE_ROOT = "/opt/occupancy-kpi/"  # WORKDIR of deploy/Dockerfile: the repository's root in the image
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
 

@@ -141,7 +141,7 @@ def run_daily_job(
     graph = defs.resolve_asset_graph()
     code_versions = {key: graph.get(key).code_version for key in graph.get_all_asset_keys()}
     asked_at = time.time()
-    running = {run.run_id for run in _runs_of(instance, start) if not run.is_finished} if start == end else set()
+    running = {r.dagster_run.run_id for r in _runs_of(instance, start) if not r.dagster_run.is_finished} if start == end else set()
     with launch_lock(instance):
         wait_for_the_pool(instance, say)
         if start == end:
@@ -159,19 +159,19 @@ def run_daily_job(
     return summarize(instance, result.run_id, (start, end))
 
 
-def _runs_of(instance: DagsterInstance, day: dt.date) -> list:
+def _runs_of(instance: DagsterInstance, day: dt.date, limit: int | None = None) -> list:
+    """Run records of the daily job for partition T, newest first."""
     from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-    return list(instance.get_runs(filters=RunsFilter(job_name=DAILY_JOB, tags={PARTITION_NAME_TAG: partition_key(day)})))
+    return list(instance.get_run_records(
+        filters=RunsFilter(job_name=DAILY_JOB, tags={PARTITION_NAME_TAG: partition_key(day)}), limit=limit
+    ))
 
 
 def _run_launched_meanwhile(instance: DagsterInstance, day: dt.date, since: float, running: set[str]) -> str | None:
     """The run of partition T that was in progress when this process asked, or was created while it
     waited (newest first); None: T has to be run."""
-    records = instance.get_run_records(
-        filters=RunsFilter(job_name=DAILY_JOB, tags={"dagster/partition": partition_key(day)}), limit=5
-    )
-    for record in records:
+    for record in _runs_of(instance, day, limit=5):
         if record.dagster_run.run_id in running or record.create_timestamp.timestamp() >= since:
             return record.dagster_run.run_id
     return None

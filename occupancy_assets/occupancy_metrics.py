@@ -151,13 +151,13 @@ def compute_and_write(
         if pd.isna(bounds["as_of_date"]):
             raise ValueError(f"silver has no snapshot on or before {last_as_of}: nothing to compute from")
         as_of = pd.Timestamp(bounds["as_of_date"]).date()
-        first = pd.Timestamp(bounds["first_snapshot_date"]).date()
+        silver_first = pd.Timestamp(bounds["first_snapshot_date"]).date()
         # archived months (archive.py) are still the history: its first date stays the first date
         archived_first = first_archived_date(wh, conn)
-        first = min(first, archived_first) if archived_first else first
+        first = min(silver_first, archived_first) if archived_first else silver_first
         latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()
         # never before silver's first date: rows of archived months have no silver to be rebuilt from
-        window_start = max(first_as_of - dt.timedelta(days=lookback_days), pd.Timestamp(bounds["first_snapshot_date"]).date())
+        window_start = max(first_as_of - dt.timedelta(days=lookback_days), silver_first)
         if as_of == latest:
             # the newest snapshot: observed rows, then its projections (a late dump: from the day before)
             window_start = min(window_start, as_of)

@@ -30,10 +30,11 @@ from .resources import WarehouseResource
 from .settings import Settings
 from .warehouse import patched_environ
 
-#: The daily-partitioned dbt models, built together by one `dbt build` (the property rollup's test
-#: reads kpi_month_end_metrics, so the two must be rebuilt by the same invocation).
+#: The daily-partitioned dbt models, built together by one `dbt build`: the dump-health gate first
+#: (its blocking test keeps a bad dump out of silver), then silver and the KPI tables (the property
+#: rollup's test reads kpi_month_end_metrics, so the two must be rebuilt by the same invocation).
 DAILY_MODELS = (
-    "tenant_room_snapshot_daily", "first_application_dates", "kpi_month_end_metrics", "occupancy_property_daily"
+    "staging_dump_health", "tenant_room_snapshot_daily", "first_application_dates", "kpi_month_end_metrics", "occupancy_property_daily"
 )
 
 
@@ -129,15 +130,15 @@ def run_dbt(
             else:
                 yield event
         results = run_results(invocation)
-        for event in failed_checks:
-            yield with_failing_rows(event, results, wh)
+        failed_checks = [with_failing_rows(event, results, wh) for event in failed_checks]
+        yield from failed_checks
         if outputs and window is not None:
             add_partition_metadata(context, wh, window)
         elif outputs:
             outputs = [with_row_count(context, wh, event) for event in outputs]
         yield from outputs
         if not invocation.is_successful():
-            raise dbt_failure(results, invocation)
+            raise dbt_failure(results, invocation, failed_checks)
     finally:
         # each invocation gets its own target folder (~1 MB): nothing reads it once dbt has exited
         shutil.rmtree(invocation.target_path, ignore_errors=True)

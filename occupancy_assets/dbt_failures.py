@@ -24,6 +24,8 @@ from .warehouse import Warehouse
 #: Failing rows shown per failed test (the count comes from dbt and covers all of them).
 FAILING_ROWS_LIMIT = 20
 FAILED_STATUSES = ("error", "fail", "runtime error")
+#: Failing rows quoted in the one-line summary (the CLI, `status`, the run's error)
+FIRST_ROWS = 3
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def with_failing_rows(event: AssetCheckResult, results: Mapping[str, Mapping[str
     metadata["failing_rows"] = MetadataValue.md(rows.astype(str).to_markdown(index=False) if len(rows) else "(none)")
     metadata["failing_rows_shown"] = len(rows)
     metadata["failures_table"] = relation
+    metadata.update(row_summary(rows))
     return AssetCheckResult(
         passed=event.passed,
         asset_key=event.asset_key,
@@ -68,8 +71,28 @@ def with_failing_rows(event: AssetCheckResult, results: Mapping[str, Mapping[str
     )
 
 
-def describe_failures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """One line per failed node: its kind and name, and dbt's message."""
+#: The date columns a failing row can name its day by (silver, the gate, month-end).
+DATE_COLUMNS = ("snapshot_date", "as_of_date", "reference_date")
+
+
+def row_summary(rows: pd.DataFrame) -> dict[str, str]:
+    """The days the shown failing rows name and the first rows as one line: what an operator reads
+    first (the CLI, `status`), without opening the table."""
+    if not len(rows):
+        return {}
+    first = [", ".join(f"{k}={v}" for k, v in row.items() if pd.notna(v)) for _, row in rows.head(FIRST_ROWS).iterrows()]
+    summary = {"first_failing_rows": " | ".join(first)}
+    column = next((c for c in DATE_COLUMNS if c in rows.columns), None)
+    if column is not None:
+        days = sorted({str(pd.Timestamp(v).date()) for v in rows[column] if pd.notna(v)})
+        if days:
+            summary["failing_dates"] = ", ".join(days[:5]) + (f" (+{len(days) - 5} more)" if len(days) > 5 else "")
+    return summary
+
+
+def describe_failures(results: Mapping[str, Mapping[str, Any]], first_rows: Mapping[str, str] | None = None) -> list[str]:
+    """One line per failed node: its kind and name, and dbt's message (a test: its count of failing
+    rows and the first ones, when read)."""
     lines = []
     for unique_id, result in results.items():
         if result.get("status") not in FAILED_STATUSES:
@@ -79,13 +102,21 @@ def describe_failures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         message = " ".join(str(result.get("message") or result.get("status")).split())
         if kind == "test" and result.get("failures"):
             message = f"{result['failures']} failing row(s)"
+            if (first_rows or {}).get(unique_id):
+                message += f": {first_rows[unique_id]}"
         lines.append(f"{kind} {name}: {message}")
     return lines
 
 
-def dbt_failure(results: Mapping[str, Mapping[str, Any]], invocation) -> Failure:
-    """One Failure naming each failed node and dbt's message."""
-    lines = describe_failures(results)
+def dbt_failure(results: Mapping[str, Mapping[str, Any]], invocation, failed_checks=()) -> Failure:
+    """One Failure naming each failed node and dbt's message; `failed_checks` (with_failing_rows'
+    results) add each failed test's first failing rows."""
+    first_rows = {}
+    for check in failed_checks:
+        unique_id, row = (getattr(check.metadata.get(k), "value", check.metadata.get(k)) for k in ("unique_id", "first_failing_rows"))
+        if unique_id and row:
+            first_rows[unique_id] = row
+    lines = describe_failures(results, first_rows)
     if not lines:  # dbt stopped before running a node (connection, compilation, profile)
         error = invocation.get_error()
         lines = [str(error).strip().splitlines()[0] if error else "dbt failed without a result"]

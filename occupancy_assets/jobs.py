@@ -13,6 +13,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, define_asset_job,
 
 from .keys import (
     DAILY_JOB,
+    DUMP_HEALTH_KEY,
     FIRST_APPLICATION_KEY,
     FORECAST_KEY,
     MONTH_END_KEY,
@@ -29,7 +30,7 @@ from .warehouse import Warehouse
 
 #: The job's assets in pipeline order; the seeds are left out of a run whose seeds are current.
 PIPELINE_KEYS = (
-    *STAGING_KEYS.values(), *SEED_KEYS, SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY,
+    *STAGING_KEYS.values(), *SEED_KEYS, DUMP_HEALTH_KEY, SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY,
     OCCUPANCY_KEY, FORECAST_KEY, TRACE_KEY,
 )
 

@@ -10,6 +10,8 @@ STAGING_TABLE_NAMES = ("tenant_daily_snapshots", "tenants", "movings", "apartmen
 STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLE_NAMES}
 SNAPSHOTS_KEY = STAGING_KEYS["tenant_daily_snapshots"]
 
+#: the dump-health gate: the window's dump judged before silver is replaced (its blocking dbt test)
+DUMP_HEALTH_KEY = AssetKey(["silver", "staging_dump_health"])
 SILVER_KEY = AssetKey(["silver", "tenant_room_snapshot_daily"])
 #: each tenant-room pair's first status-4/5 date, kept by the silver build (it survives archiving)
 FIRST_APPLICATION_KEY = AssetKey(["silver", "first_application_dates"])

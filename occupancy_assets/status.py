@@ -169,7 +169,7 @@ def collect_status(
                 )
 
     if wh.table_exists("staging", "tenant_daily_snapshots"):
-        dump_rows = wh.read_sql(silver_sql.DUMP_DATES, {"from_date": settings.history_start})
+        dump_rows = wh.read_sql(silver_sql.DUMP_DATES, {"from_date": settings.history_start, "to_date": today})
         dumps = [_date(v) for v in dump_rows["snapshot_date"]]
         report.gaps = silver.gap_dates(dumps, settings.history_start)
         if report.gaps:
@@ -229,7 +229,9 @@ def _metadata_summary(metadata) -> str:
         raw = getattr(value, "value", value)
         if isinstance(raw, (int, float, str)) and len(str(raw)) <= 40:
             parts.append(f"{key}={raw}")
-    return ", ".join(parts[:6])
+    first_rows = metadata.get("first_failing_rows")  # a dbt test's first failing rows (dbt_failures.row_summary)
+    first_rows = getattr(first_rows, "value", first_rows)
+    return ", ".join(parts[:6]) + (f"; failing rows: {str(first_rows)[:240]}" if first_rows else "")
 
 
 def format_status(report: StatusReport) -> str:

@@ -87,7 +87,7 @@ def test_schema_yml_says_what_kpi_definitions_md_says():
         for column, rule in rules.items():
             assert _normalized(columns[column]) == _normalized(rule), f"{layer}.{name}.{column} differs"
         compared += 1
-    assert compared == 5  # silver x2, gold month-end, property, trace
+    assert compared == 6  # silver x3 (with the dump-health gate), gold month-end, property, trace
     prose, _ = sections["Management status codes"]
     assert _normalized(documented[("silver", "management_statuses")]["description"]) in _normalized(prose)
 

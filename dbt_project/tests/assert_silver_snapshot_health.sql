@@ -5,8 +5,9 @@
     - repeat: its staging dump has at least var('health_min_tenants') tenants, as many as the
       previous dump, and every one of them has the identical status and contract on the previous
       date (moving_id NULL on both days counts as unchanged).
-    The previous snapshot of the window's first date is the latest date before the window with a
-    dump or silver rows. Severity error: `dbt build` skips the month-end model downstream. -#}
+    The previous snapshot of the window's first date is silver's latest date before the window (the
+    last accepted one). The same rules judge the dump before silver is written (staging_dump_health,
+    assert_staging_dump_accepted); this test re-judges what silver holds. Severity error: `dbt build` skips the month-end model downstream. -#}
 {{ config(
     severity='error',
     meta={
@@ -19,16 +20,10 @@
 {%- set min_tenants = var('health_min_tenants', 1000) | int %}
 
 with before_window as (
+    -- the last accepted snapshot: a dump the gate rejected has no silver rows and is never the yardstick
     select max(snapshot_date) as previous_date
-    from (
-        select max(snapshot_date) as snapshot_date
-        from {{ source('staging', 'tenant_daily_snapshots') }}
-        where snapshot_date < {{ window_start() }}
-        union all
-        select max(snapshot_date) as snapshot_date
-        from {{ ref('tenant_room_snapshot_daily') }}
-        where snapshot_date < {{ window_start() }}
-    ) as candidates
+    from {{ ref('tenant_room_snapshot_daily') }}
+    where snapshot_date < {{ window_start() }}
 ),
 
 silver_days as (

@@ -46,8 +46,8 @@ def gap_dates(dump_dates: list[dt.date], history_start: dt.date) -> list[dt.date
     return [d for d in calendar if d not in present]
 
 
-def gaps_result(wh: Warehouse, history_start: dt.date) -> AssetCheckResult:
-    dumps = wh.read_sql(silver_sql.DUMP_DATES, {"from_date": history_start})
+def gaps_result(wh: Warehouse, history_start: dt.date, today: dt.date) -> AssetCheckResult:
+    dumps = wh.read_sql(silver_sql.DUMP_DATES, {"from_date": history_start, "to_date": today})
     dates = [_date(v) for v in dumps["snapshot_date"]]
     gaps = gap_dates(dates, history_start)
     metadata = {
@@ -86,7 +86,7 @@ def build_silver_checks(settings: Settings) -> list:
     @asset_check(asset=SILVER_KEY, name="snapshot_gaps", pool=WAREHOUSE_POOL)
     def snapshot_gaps(warehouse: WarehouseResource) -> AssetCheckResult:
         """Dates inside the history without a staging dump (they get no silver rows)."""
-        return gaps_result(warehouse.warehouse(), settings.history_start)
+        return gaps_result(warehouse.warehouse(), settings.history_start, today_jst())
 
     @asset_check(asset=SILVER_KEY, name="freshness", pool=WAREHOUSE_POOL)
     def freshness(warehouse: WarehouseResource) -> AssetCheckResult:

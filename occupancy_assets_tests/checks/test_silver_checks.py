@@ -7,9 +7,10 @@ assert_silver_*.sql); the warnings (gaps, freshness) are Python checks. Scenario
 - the worked example without its 2026-01-31 dump: the gap is reported (WARN), the date gets no
   silver rows, and the run still succeeds;
 - a 1,500-room portfolio (> 1,000 tenants a day) whose 2026-01-28 dump repeats 2026-01-27's:
-  snapshot health fails, dbt skips kpi_month_end_metrics, the run fails before occupancy;
-- the same portfolio with ~40% of 2026-01-30's tenants dropped: the daily run of 01-30 alone
-  fails health against the 2026-01-29 snapshot (the previous date before the window);
+  the dump-health gate rejects it before silver, nothing is written, the run fails;
+- the same portfolio built, then ~40% of 2026-01-30's tenants dropped: the daily run of 01-30 is
+  rejected by the gate against 2026-01-29 (silver unchanged); silver + month-end materialized
+  without the gate fail silver's own health test against the 2026-01-29 snapshot;
 - a duplicated silver row: the unique test fails and its stored failures name the key.
 """
 
@@ -32,11 +33,13 @@ from occupancy_assets.settings import Settings, today_jst
 from occupancy_assets.warehouse import Warehouse
 
 from ..conftest import load_staging, make_settings
+from ..helpers import run_assets
 from ..worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
 from .test_gold_checks import dbt_test
 
 D = dt.date.fromisoformat
 UNIQUE, HEALTH = "assert_silver_unique_key", "assert_silver_snapshot_health"
+GATE = "assert_staging_dump_accepted"
 
 # the 1,500-room portfolio: a repeated dump and a truncated one
 PORTFOLIO_START, PORTFOLIO_END = D("2026-01-26"), D("2026-02-01")
@@ -274,38 +277,66 @@ def portfolio(module_backend):
     return wh, settings, defs, instance, outcome, len(copied)
 
 
-def test_a_repeated_dump_fails_health_and_stops_everything_downstream(portfolio):
+def test_a_repeated_dump_is_rejected_before_anything_is_written(portfolio):
+    """The dump-health gate judges the window's dump before silver: the repeated 01-28 dump fails
+    `repeated_dump`, dbt skips silver and everything after it, occupancy never runs."""
     wh, _, _, instance, outcome, copied_rows = portfolio
     assert copied_rows >= 1000  # big enough for the repeat rule
     assert not outcome.success
-    assert f"silver/tenant_room_snapshot_daily:{HEALTH}" in outcome.failed_checks
-    # dbt skipped the month-end model behind the failed test; occupancy never ran
-    assert materialized(instance, outcome.run_id) & {MONTH_END_KEY, OCCUPANCY_KEY} == set()
-    assert not wh.table_exists("gold", "kpi_month_end_metrics")
-    assert not wh.table_exists("gold", OCCUPANCY_KEY.path[-1])
-    assert any("test assert_silver_snapshot_health: 1 failing row(s)" in line for line in outcome.errors), outcome.errors
+    assert f"silver/staging_dump_health:{GATE}" in outcome.failed_checks
+    assert materialized(instance, outcome.run_id) & {SILVER_KEY, MONTH_END_KEY, OCCUPANCY_KEY} == set()
+    for layer, table in (SILVER_KEY.path, MONTH_END_KEY.path, OCCUPANCY_KEY.path):
+        assert not wh.table_exists(layer, table)
+    assert any(f"test {GATE}: 1 failing row(s)" in line and "repeated_dump" in line for line in outcome.errors), outcome.errors
 
-    health = evaluations(instance, outcome.run_id)[HEALTH]
-    assert (health.passed, health.severity) == (False, AssetCheckSeverity.ERROR)
-    failing = _values(health)["failing_rows"]  # from the audit table dbt stored
-    assert "2026-01-28" in failing and "2026-01-27" in failing and "dump repeats the previous snapshot" in failing
+    records = instance.all_logs(outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    (gate,) = [r.dagster_event.event_specific_data for r in records if r.dagster_event.event_specific_data.check_name == GATE]
+    assert (gate.passed, gate.severity) == (False, AssetCheckSeverity.ERROR)
+    failing = _values(gate)["failing_rows"]  # from the audit table dbt stored
+    assert "2026-01-28" in failing and "repeated_dump" in failing and "same as 2026-01-27" in failing
     assert str(copied_rows) in failing
 
 
 @pytest.fixture(scope="module")
 def truncated_run(portfolio):
-    """Drop the tenants with tenant_id % 5 in (0, 1) (~40%) from the 01-30 dump; rerun partition 01-30 only."""
-    wh, settings, defs, instance, _, _ = portfolio
+    """The portfolio built with the repeat rule out of reach (it is not the point here), then ~40%
+    of 2026-01-30's tenants dropped (tenant_id % 5 in (0, 1)) and partition 01-30 run again:
+    (warehouse, instance, silver before, the daily run, a run of silver + month-end alone)."""
+    wh, settings, _, instance, _, _ = portfolio
+    relaxed = build_definitions(make_settings(
+        settings.warehouse_url, settings.schema_prefix, history_start=PORTFOLIO_START, health_min_tenants_for_repeat=10**9
+    ))
+    built = run_daily_job(relaxed, instance, wh, PORTFOLIO_START, PORTFOLIO_END, say=lambda _: None)
+    assert built.success, built.describe()
+    silver_before = _silver_rows_by_date(wh)
     with wh.begin() as conn:
         conn.execute(wh.render(
             "DELETE FROM {staging}.tenant_daily_snapshots WHERE snapshot_date = :day AND MOD(tenant_id, 5) < 2"
         ), {"day": TRUNCATED_DAY})
-    outcome = run_daily_job(defs, instance, wh, TRUNCATED_DAY, TRUNCATED_DAY, say=lambda _: None)
-    return wh, instance, outcome
+    outcome = run_daily_job(relaxed, instance, wh, TRUNCATED_DAY, TRUNCATED_DAY, say=lambda _: None)
+    silver_after_gate = _silver_rows_by_date(wh)
+    # the UI's "Materialize" of silver + month-end alone (no gate): silver's own health test judges
+    without_gate = run_assets(relaxed, instance, [SILVER_KEY, MONTH_END_KEY], TRUNCATED_DAY)
+    return wh, instance, silver_before, silver_after_gate, outcome, without_gate
 
 
-def test_a_truncated_dump_fails_health_against_the_snapshot_before_the_window(truncated_run):
-    wh, instance, outcome = truncated_run
+def _silver_rows_by_date(wh) -> dict:
+    rows = wh.read_sql("SELECT snapshot_date, COUNT(*) AS n FROM {silver}.tenant_room_snapshot_daily GROUP BY snapshot_date")
+    return {pd.Timestamp(r.snapshot_date).date(): int(r.n) for r in rows.itertuples()}
+
+
+def test_a_truncated_dump_is_rejected_against_the_last_accepted_snapshot(truncated_run):
+    wh, instance, silver_before, silver_after_gate, outcome, _ = truncated_run
+    assert not outcome.success
+    assert f"silver/staging_dump_health:{GATE}" in outcome.failed_checks
+    assert MONTH_END_KEY not in materialized(instance, outcome.run_id)
+    assert silver_after_gate == silver_before  # nothing replaced
+    line = next(line for line in outcome.errors if GATE in line)
+    assert "snapshot_date=2026-01-30, rule=row_count_jump" in line and "vs 2026-01-29" in line, line
+
+
+def test_without_the_gate_silver_health_judges_the_truncated_day_against_the_snapshot_before_the_window(truncated_run):
+    wh, instance, _, _, _, outcome = truncated_run
     assert not outcome.success
     assert f"silver/tenant_room_snapshot_daily:{HEALTH}" in outcome.failed_checks
     assert MONTH_END_KEY not in materialized(instance, outcome.run_id)

@@ -15,10 +15,8 @@ with present as (
         s.snapshot_date,
         s.apartment_id,
         s.room_id,
-        case when (s.move_in_date is null or s.move_in_date < s.snapshot_date)
-              and (s.moveout_date is null or s.moveout_date >= s.snapshot_date) then 1 else 0 end as is_occupied_0000,
-        case when (s.move_in_date is null or s.move_in_date <= s.snapshot_date)
-              and (s.moveout_date is null or s.moveout_date > s.snapshot_date) then 1 else 0 end as is_occupied_eod,
+        {{ is_occupied_0000('s') }} as is_occupied_0000,
+        {{ is_occupied_eod('s') }} as is_occupied_eod,
         case when s.move_in_date = s.snapshot_date then 1 else 0 end as is_same_day_movein,
         case when s.moveout_date = s.snapshot_date then 1 else 0 end as is_same_day_moveout
     from {{ ref('tenant_room_snapshot_daily') }} as s

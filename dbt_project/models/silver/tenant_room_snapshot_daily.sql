@@ -4,6 +4,9 @@
     The two rankings run over narrow rows (ids, codes, dates); the text columns (status label,
     property, room number) are looked up by key at the end: MariaDB/MySQL materialize each
     window-function step in a temporary table, whose size decides whether it stays in memory. -#}
+{#- staging_dump_health judges the window's dump first; its blocking test failing makes dbt skip
+    this model, so a bad dump never replaces the window. -#}
+-- depends_on: {{ ref('staging_dump_health') }}
 {{ config(
     materialized=window_materialization(),
     pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],
@@ -13,58 +16,16 @@
     ],
 ) }}
 
-with snapshots as (
-    select
-        s.snapshot_date,
-        s.tenant_id,
-        s.status,
-        coalesce(s.moving_id, t.moving_id) as moving_id,
-        s.contract_type,
-        s.full_name
-    from {{ source('staging', 'tenant_daily_snapshots') }} as s
-    left join {{ source('staging', 'tenants') }} as t
-        on t.id = s.tenant_id
-    where s.snapshot_date between {{ chunk_start() }} and {{ chunk_end() }}
-),
-
-in_scope as (
-    select
-        sn.snapshot_date,
-        sn.tenant_id,
-        m.apartment_id,
-        m.room_id,
-        m.id as moving_id,
-        sn.status as management_status_code,
-        st.room_priority,
-        st.is_physically_present,
-        sn.full_name as tenant_name,
-        sn.contract_type,
-        m.movein_date as move_in_date,
-        coalesce(m.moveout_date_integrated, m.moveout_plans_date, m.moveout_date) as moveout_date,
-        m.moveout_plans_date,
-        m.rent as rent_jpy,
-        m.is_moveout
-    from snapshots as sn
-    inner join {{ source('staging', 'movings') }} as m
-        on m.id = sn.moving_id
-    inner join {{ ref('management_statuses') }} as st
-        on st.code = sn.status and st.is_in_scope = 1
-    where coalesce(m.cancel_flag, 0) = 0
-),
-
-current_rows as (
-    -- point in time: a completed contract whose move-out is before D is already gone on D
-    select *
-    from in_scope
-    where not (coalesce(is_moveout, 0) = 1 and moveout_date is not null and moveout_date < snapshot_date)
-),
+with {{ current_rows_ctes(chunk_start(), chunk_end()) }},
 
 deduplicated as (
     select
         *,
         row_number() over (
             partition by snapshot_date, tenant_id, apartment_id, room_id
-            order by moving_id desc
+            -- SPEC 5.5: the highest contract; then the best status (room priority); then fixed
+            -- tie-breaks, so physical row order never decides
+            order by moving_id desc, room_priority, management_status_code, contract_type, tenant_name
         ) as duplicate_rank
     from current_rows
 ),

@@ -22,11 +22,9 @@ from sqlalchemy.engine import URL
 
 from .dbt_project import dbt_project
 from .settings import Settings
-from .warehouse import Warehouse
+from .warehouse import CONNECT_TIMEOUT_SECONDS, Warehouse
 
 WAREHOUSE_URL_ENV = "OCCUPANCY_WAREHOUSE_URL"
-#: how long a connection to an Aurora endpoint may take to open
-CONNECT_TIMEOUT_SECONDS = 5
 
 
 class WarehouseConfigError(ValueError):
@@ -136,13 +134,22 @@ def open_warehouse(settings: Settings | None = None) -> Warehouse:
 
 
 def check_connection(wh: Warehouse) -> None:
+    """One line naming host:port and the server's (or the network's) own message, never the
+    password; within the connect timeout (warehouse.CONNECT_TIMEOUT_SECONDS) for a host that does
+    not answer."""
     try:
-        with wh.engine.connect():
-            pass
+        wh.ping()
     except sa_exc.DBAPIError as err:
         args = getattr(err.orig, "args", ())
-        message = args[1] if len(args) > 1 else str(err.orig)
-        raise WarehouseConfigError(f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}") from None
+        message = str(args[1] if len(args) > 1 else err.orig)
+        if "timed out" in message:
+            timeout = wh.url.query.get("connect_timeout") or CONNECT_TIMEOUT_SECONDS
+            message += f"; no answer within the connect timeout of {timeout} s: is the host reachable from here?"
+        if wh.url.password:
+            message = message.replace(str(wh.url.password), "***")
+        raise WarehouseConfigError(
+            f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}"
+        ) from None
 
 
 def dbt_resource() -> DbtCliResource:

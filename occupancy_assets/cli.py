@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .settings import INSTANCE_CONFIG, REPO_ROOT, Settings, today_jst
+from .settings import INSTANCE_CONFIG, REPO_ROOT, Settings, SettingsError, today_jst
 
 
 def _date(value: str) -> dt.date:
@@ -121,7 +121,7 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     the archive job (the same runs the monthly schedule launches)."""
     from .archive import ArchiveError, check_archivable
     from .archive_assets import ARCHIVE_JOB, months_due, run_archive
-    from .resources import warehouse_resource
+    from .resources import open_warehouse
 
     today = args.today or today_jst()
     defs = _definitions(settings)
@@ -138,7 +138,7 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         months = [args.month]
     else:
-        months = months_due(warehouse_resource(settings).warehouse(), settings, today, partition_keys)
+        months = months_due(open_warehouse(settings), settings, today, partition_keys)
         if not months:
             print(
                 f"nothing to archive: no month older than the retention of {settings.retention_months} months "
@@ -244,16 +244,30 @@ def _check_dates(parser: argparse.ArgumentParser, args: argparse.Namespace, sett
             )
 
 
+#: Commands that write a warehouse from nothing: a DuckDB file's missing folder is created, not refused.
+CREATES_WAREHOUSE = ("demo", "demo-data")
+
+
+def _error(err: Exception) -> int:
+    """`occupancy-kpi: error: ...`, one line per line of the message (a SettingsError: per variable); exit 2."""
+    for line in str(err).splitlines() or [type(err).__name__]:
+        print(f"occupancy-kpi: error: {line}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        # the environment is judged before anything runs (and before the dates, which need it)
+        settings = Settings.from_env(may_create_warehouse=args.command in CREATES_WAREHOUSE)
+    except SettingsError as err:
+        return _error(err)
     _check_dates(parser, args, settings)
     try:
         return args.func(args, settings)
     except (ValueError, RuntimeError) as err:
-        print(f"occupancy-kpi: error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
 
 
 if __name__ == "__main__":

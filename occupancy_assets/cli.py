@@ -60,10 +60,10 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     history_start = args.history_start or settings.history_start
     today = args.today or today_jst()
+    wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before the generation
     started = time.perf_counter()
     frames = generate_portfolio(rooms=rooms, seed=seed, history_start=history_start, today=today)
     generated = time.perf_counter()
-    wh = open_warehouse(settings)
     wh.replace_tables("staging", STAGING_TABLES, frames)
     loaded = time.perf_counter()
     summary = summarize(frames)

@@ -93,7 +93,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-WAREHOUSE_COMMANDS = [["status"], ["daily"], ["backfill"], ["verify"], ["archive"]]
+WAREHOUSE_COMMANDS = [["status"], ["daily"], ["backfill"], ["verify"], ["archive"], ["demo-data", "--rooms", "20"]]
 
 
 @pytest.mark.mysql

@@ -255,6 +255,18 @@ def _error(err: Exception) -> int:
     return 2
 
 
+def _check_reachable(settings: Settings) -> None:
+    """A MySQL warehouse given by URL is connected to before Dagster is imported (seconds on a busy
+    machine), so a wrong password or a host that does not answer is said at once. Aurora's URL needs
+    the secret, fetched through dagster-aws: the commands check it when they open the warehouse."""
+    from .warehouse import Warehouse, check_connection
+
+    if not settings.aurora_secret_arn:
+        wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+        if wh.dialect == "mysql":
+            check_connection(wh)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -265,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         return _error(err)
     _check_dates(parser, args, settings)
     try:
+        _check_reachable(settings)
         return args.func(args, settings)
     except (ValueError, RuntimeError) as err:
         return _error(err)

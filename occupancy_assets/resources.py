@@ -17,18 +17,13 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_aws.secretsmanager import SecretsManagerResource
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from .dbt_project import dbt_project
 from .settings import Settings
-from .warehouse import CONNECT_TIMEOUT_SECONDS, Warehouse
+from .warehouse import CONNECT_TIMEOUT_SECONDS, Warehouse, WarehouseConfigError, check_connection
 
 WAREHOUSE_URL_ENV = "OCCUPANCY_WAREHOUSE_URL"
-
-
-class WarehouseConfigError(ValueError):
-    """The warehouse cannot be reached as configured; the message is one line for the operator."""
 
 
 class WarehouseResource(ConfigurableResource):
@@ -131,25 +126,6 @@ def open_warehouse(settings: Settings | None = None) -> Warehouse:
     if wh.dialect == "mysql":
         check_connection(wh)
     return wh
-
-
-def check_connection(wh: Warehouse) -> None:
-    """One line naming host:port and the server's (or the network's) own message, never the
-    password; within the connect timeout (warehouse.CONNECT_TIMEOUT_SECONDS) for a host that does
-    not answer."""
-    try:
-        wh.ping()
-    except sa_exc.DBAPIError as err:
-        args = getattr(err.orig, "args", ())
-        message = str(args[1] if len(args) > 1 else err.orig)
-        if "timed out" in message:
-            timeout = wh.url.query.get("connect_timeout") or CONNECT_TIMEOUT_SECONDS
-            message += f"; no answer within the connect timeout of {timeout} s: is the host reachable from here?"
-        if wh.url.password:
-            message = message.replace(str(wh.url.password), "***")
-        raise WarehouseConfigError(
-            f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}"
-        ) from None
 
 
 def dbt_resource() -> DbtCliResource:

@@ -54,6 +54,10 @@ class WarehouseLockedError(RuntimeError):
     """Another process kept the warehouse locked for longer than this one waits."""
 
 
+class WarehouseConfigError(ValueError):
+    """The warehouse cannot be reached as configured; the message is one line for the operator."""
+
+
 class Warehouse:
     """A warehouse URL plus the schema prefix, with the few operations that differ by dialect."""
 
@@ -351,6 +355,25 @@ class Warehouse:
             )
             env[DBT_PASSWORD_ENV] = self.url.password or ""
         return env
+
+
+def check_connection(wh: Warehouse) -> None:
+    """One line naming host:port and the server's (or the network's) own message, never the
+    password; within the connect timeout (warehouse.CONNECT_TIMEOUT_SECONDS) for a host that does
+    not answer."""
+    try:
+        wh.ping()
+    except sa.exc.DBAPIError as err:
+        args = getattr(err.orig, "args", ())
+        message = str(args[1] if len(args) > 1 else err.orig)
+        if "timed out" in message:
+            timeout = wh.url.query.get("connect_timeout") or CONNECT_TIMEOUT_SECONDS
+            message += f"; no answer within the connect timeout of {timeout} s: is the host reachable from here?"
+        if wh.url.password:
+            message = message.replace(str(wh.url.password), "***")
+        raise WarehouseConfigError(
+            f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .settings import INSTANCE_CONFIG, REPO_ROOT, Settings, today_jst
+from .settings import INSTANCE_CONFIG, REPO_ROOT, Settings, SettingsError, today_jst
 
 
 def _date(value: str) -> dt.date:
@@ -60,10 +60,10 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     history_start = args.history_start or settings.history_start
     today = args.today or today_jst()
+    wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before the generation
     started = time.perf_counter()
     frames = generate_portfolio(rooms=rooms, seed=seed, history_start=history_start, today=today)
     generated = time.perf_counter()
-    wh = open_warehouse(settings)
     wh.replace_tables("staging", STAGING_TABLES, frames)
     loaded = time.perf_counter()
     summary = summarize(frames)
@@ -121,7 +121,7 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     the archive job (the same runs the monthly schedule launches)."""
     from .archive import ArchiveError, check_archivable
     from .archive_assets import ARCHIVE_JOB, months_due, run_archive
-    from .resources import warehouse_resource
+    from .resources import open_warehouse
 
     today = args.today or today_jst()
     defs = _definitions(settings)
@@ -138,7 +138,7 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         months = [args.month]
     else:
-        months = months_due(warehouse_resource(settings).warehouse(), settings, today, partition_keys)
+        months = months_due(open_warehouse(settings), settings, today, partition_keys)
         if not months:
             print(
                 f"nothing to archive: no month older than the retention of {settings.retention_months} months "
@@ -244,16 +244,43 @@ def _check_dates(parser: argparse.ArgumentParser, args: argparse.Namespace, sett
             )
 
 
+#: Commands that write a warehouse from nothing: a DuckDB file's missing folder is created, not refused.
+CREATES_WAREHOUSE = ("demo", "demo-data")
+
+
+def _error(err: Exception) -> int:
+    """`occupancy-kpi: error: ...`, one line per line of the message (a SettingsError: per variable); exit 2."""
+    for line in str(err).splitlines() or [type(err).__name__]:
+        print(f"occupancy-kpi: error: {line}", file=sys.stderr)
+    return 2
+
+
+def _check_reachable(settings: Settings) -> None:
+    """A MySQL warehouse given by URL is connected to before Dagster is imported (seconds on a busy
+    machine), so a wrong password or a host that does not answer is said at once. Aurora's URL needs
+    the secret, fetched through dagster-aws: the commands check it when they open the warehouse."""
+    from .warehouse import Warehouse, check_connection
+
+    if not settings.aurora_secret_arn:
+        wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+        if wh.dialect == "mysql":
+            check_connection(wh)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        # the environment is judged before anything runs (and before the dates, which need it)
+        settings = Settings.from_env(may_create_warehouse=args.command in CREATES_WAREHOUSE)
+    except SettingsError as err:
+        return _error(err)
     _check_dates(parser, args, settings)
     try:
+        _check_reachable(settings)
         return args.func(args, settings)
     except (ValueError, RuntimeError) as err:
-        print(f"occupancy-kpi: error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
 
 
 if __name__ == "__main__":

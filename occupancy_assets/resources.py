@@ -17,20 +17,13 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_aws.secretsmanager import SecretsManagerResource
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from .dbt_project import dbt_project
 from .settings import Settings
-from .warehouse import Warehouse
+from .warehouse import CONNECT_TIMEOUT_SECONDS, Warehouse, WarehouseConfigError, check_connection
 
 WAREHOUSE_URL_ENV = "OCCUPANCY_WAREHOUSE_URL"
-#: how long a connection to an Aurora endpoint may take to open
-CONNECT_TIMEOUT_SECONDS = 5
-
-
-class WarehouseConfigError(ValueError):
-    """The warehouse cannot be reached as configured; the message is one line for the operator."""
 
 
 class WarehouseResource(ConfigurableResource):
@@ -133,16 +126,6 @@ def open_warehouse(settings: Settings | None = None) -> Warehouse:
     if wh.dialect == "mysql":
         check_connection(wh)
     return wh
-
-
-def check_connection(wh: Warehouse) -> None:
-    try:
-        with wh.engine.connect():
-            pass
-    except sa_exc.DBAPIError as err:
-        args = getattr(err.orig, "args", ())
-        message = args[1] if len(args) > 1 else str(err.orig)
-        raise WarehouseConfigError(f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}") from None
 
 
 def dbt_resource() -> DbtCliResource:

@@ -40,6 +40,10 @@ _LOCK_RETRY_MAX_DELAY = 10.0
 _DUCKDB_LOCK_ERROR = re.compile(r"Could not set lock on file")
 _DUCKDB_LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
+#: How long opening a MySQL connection may take (PyMySQL's `connect_timeout`; its default is 10 s):
+#: an unreachable host fails in seconds. A URL can set its own: `mysql+pymysql://...:3306/?connect_timeout=15`.
+CONNECT_TIMEOUT_SECONDS = 5
+
 log = logging.getLogger(__name__)
 
 #: Rows per chunk of a MySQL bulk load (file writing / INSERT batches); bounds the memory used.
@@ -48,6 +52,10 @@ _LOAD_CHUNK_ROWS = 500_000
 
 class WarehouseLockedError(RuntimeError):
     """Another process kept the warehouse locked for longer than this one waits."""
+
+
+class WarehouseConfigError(ValueError):
+    """The warehouse cannot be reached as configured; the message is one line for the operator."""
 
 
 class Warehouse:
@@ -100,13 +108,32 @@ class Warehouse:
             sa.event.listen(engine, "do_connect", self._connect_waiting_for_lock)
             return engine
         url = self.url.set(database=None) if self.url.database else self.url
-        return sa.create_engine(
-            url,
+        # local_infile: the client may send a file the server asks for, which only
+        # `_mysql_load_data` ever does (a temporary file this process just wrote)
+        connect_args = {"charset": "utf8mb4", "local_infile": True}
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+    def ping(self) -> None:
+        """Open and close one connection, the whole of it (MySQL: TCP connect, the server's greeting,
+        the login) bounded by the connect timeout: PyMySQL's `connect_timeout` covers the TCP connect
+        only, and a host that accepts it but never greets (a proxy, a firewall) would otherwise hold
+        the caller until the network gives up. Raises what the driver raises (SQLAlchemy DBAPIError)."""
+        if self.dialect != "mysql":
+            with self.engine.connect():
+                return
+        timeout = int(self.url.query.get("connect_timeout") or CONNECT_TIMEOUT_SECONDS)
+        probe = sa.create_engine(
+            self.engine.url,
             poolclass=NullPool,
-            # local_infile: the client may send a file the server asks for, which only
-            # `_mysql_load_data` ever does (a temporary file this process just wrote)
-            connect_args={"charset": "utf8mb4", "local_infile": True},
+            connect_args={"charset": "utf8mb4", "connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout},
         )
+        try:
+            with probe.connect():
+                pass
+        finally:
+            probe.dispose()
 
     def begin(self) -> contextlib.AbstractContextManager[Connection]:
         """A write transaction. On MySQL it also holds the writer lock (`writer_lock_name`), so
@@ -328,6 +355,25 @@ class Warehouse:
             )
             env[DBT_PASSWORD_ENV] = self.url.password or ""
         return env
+
+
+def check_connection(wh: Warehouse) -> None:
+    """One line naming host:port and the server's (or the network's) own message, never the
+    password; within the connect timeout (warehouse.CONNECT_TIMEOUT_SECONDS) for a host that does
+    not answer."""
+    try:
+        wh.ping()
+    except sa.exc.DBAPIError as err:
+        args = getattr(err.orig, "args", ())
+        message = str(args[1] if len(args) > 1 else err.orig)
+        if "timed out" in message:
+            timeout = wh.url.query.get("connect_timeout") or CONNECT_TIMEOUT_SECONDS
+            message += f"; no answer within the connect timeout of {timeout} s: is the host reachable from here?"
+        if wh.url.password:
+            message = message.replace(str(wh.url.password), "***")
+        raise WarehouseConfigError(
+            f"cannot connect to the warehouse at {wh.url.host}:{wh.url.port or 3306}: {message}"
+        ) from None
 
 
 @contextlib.contextmanager

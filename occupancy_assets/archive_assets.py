@@ -44,6 +44,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from . import archive
+from .dead_runs import process_tags
 from .keys import SILVER_KEY, WAREHOUSE_POOL
 from .resources import WarehouseResource
 from .settings import DEFAULT_ARCHIVE_DIR, TOKYO, Settings, today_jst
@@ -282,7 +283,8 @@ def run_archive(
     for month in months:
         run_config = {"ops": {ARCHIVE_OP: {"config": {"today": today.isoformat()}}}} if today else {}
         result = job_def.execute_in_process(
-            partition_key=month, instance=instance, run_config=run_config, tags={MONTH_TAG: month}, raise_on_error=False
+            partition_key=month, instance=instance, run_config=run_config, tags={MONTH_TAG: month, **process_tags()},
+            raise_on_error=False,
         )
         runs.append(_month_run(result, month))
     return runs
@@ -290,7 +292,7 @@ def run_archive(
 
 def run_restore(defs: Definitions, instance: DagsterInstance, month: str) -> MonthRun:
     result = defs.resolve_job_def(RESTORE_JOB).execute_in_process(
-        partition_key=month, instance=instance, tags={MONTH_TAG: month}, raise_on_error=False
+        partition_key=month, instance=instance, tags={MONTH_TAG: month, **process_tags()}, raise_on_error=False
     )
     return _month_run(result, month)
 

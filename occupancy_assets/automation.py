@@ -6,6 +6,9 @@ Never twice for one T: both look for runs of T in the instance by Dagster's own 
 schedule. One deliberate exception, so a late dump is never lost: when the 08:00 run had to go
 before T's dump landed, its occupancy_daily_metrics materialization records an `as_of` before T,
 and the sensor runs T once more when the dump arrives (run key `T/with-dump`).
+
+Every sensor tick first marks failed the runs of this host whose process is gone (a killed
+`occupancy-kpi daily`, dead_runs.py), so a dead run never holds the warehouse pool for long.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from .dead_runs import fail_dead_runs
 from .jobs import daily_selection
 from .keys import OCCUPANCY_KEY
 from .partitions import partition_key
@@ -100,10 +104,12 @@ def build_sensors(settings: Settings, job) -> list:
         description=(
             "Starts the daily job for T as soon as staging.tenant_daily_snapshots holds T's dump "
             "(cursor: the last T handled). Skips T when a run of it exists; re-runs T once when the "
-            "08:00 run had to go before T's dump landed."
+            "08:00 run had to go before T's dump landed. Each tick first marks failed the runs of this host "
+            "whose process is gone (a killed CLI run), so they release the warehouse pool."
         ),
     )
     def staging_snapshot_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
+        fail_dead_runs(context.instance, by=f"the {SENSOR_NAME} sensor", say=context.log.warning)
         today = today_jst()
         try:
             latest = latest_staging_snapshot(warehouse, today)

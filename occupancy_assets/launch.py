@@ -5,6 +5,9 @@ Runs the daemon launches (schedule, sensor, UI) queue in the `warehouse` pool (d
 run joins that queue from outside: it waits until no other run holds the pool, and two CLI processes
 take turns through a lock file in $DAGSTER_HOME. A process that waited while another launched the
 same partition reports that run instead of launching it again (one materialization of T).
+
+Each run carries its process in its tags (dead_runs.process_tags), and a run whose process is gone
+is marked failed before and while waiting (dead_runs.py): a killed CLI run never holds the pool.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from .dead_runs import fail_dead_runs, process_tags
 from .jobs import daily_selection
 from .keys import DAILY_JOB, WAREHOUSE_POOL
 from .partitions import partition_key
@@ -239,9 +243,13 @@ def runs_holding_the_pool(instance: DagsterInstance) -> list:
 
 
 def wait_for_the_pool(instance: DagsterInstance, say: Callable[[str], None]) -> None:
-    """Wait while another run (any launcher) holds the warehouse pool."""
+    """Wait while another run (any launcher) holds the warehouse pool; a run of this host whose
+    process is gone is marked failed instead of waited for (also one that dies while we wait)."""
     announced = None
-    while busy := runs_holding_the_pool(instance):
+    while True:
+        fail_dead_runs(instance, by="occupancy-kpi on start", say=say)
+        if not (busy := runs_holding_the_pool(instance)):
+            return
         if busy[0].run_id != announced:
             announced = busy[0].run_id
             say(f"waiting for run {announced[:8]} ({busy[0].job_name}, {busy[0].status.value}) to release the warehouse")
@@ -261,6 +269,7 @@ def run_daily_job(
     graph = defs.resolve_asset_graph()
     code_versions = {key: graph.get(key).code_version for key in graph.get_all_asset_keys()}
     asked_at = time.time()
+    fail_dead_runs(instance, by="occupancy-kpi on start", say=say)  # a dead run of T is not one to join
     running = {r.dagster_run.run_id for r in _runs_of(instance, start) if not r.dagster_run.is_finished} if start == end else set()
     with launch_lock(instance):
         wait_for_the_pool(instance, say)
@@ -271,10 +280,12 @@ def run_daily_job(
         selection = daily_selection(instance, code_versions, wh)
         if start == end:
             result = job.execute_in_process(
-                instance=instance, partition_key=partition_key(start), asset_selection=selection, raise_on_error=False
+                instance=instance, partition_key=partition_key(start), asset_selection=selection,
+                tags=process_tags(), raise_on_error=False,
             )
         else:
-            tags = {ASSET_PARTITION_RANGE_START_TAG: partition_key(start), ASSET_PARTITION_RANGE_END_TAG: partition_key(end)}
+            tags = {ASSET_PARTITION_RANGE_START_TAG: partition_key(start), ASSET_PARTITION_RANGE_END_TAG: partition_key(end),
+                    **process_tags()}
             result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection, raise_on_error=False)
     return summarize(instance, result.run_id, (start, end))
 

@@ -114,6 +114,9 @@ class StatusReport:
     attention: list[str] = field(default_factory=list)
     #: silver months archived to Parquet (archive.archived_months: the manifest)
     archived_months: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: runs queued or in progress with a dead process or for too long, and recent failed runs (dead_runs.py)
+    stuck_runs: list = field(default_factory=list)
+    failed_runs: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -194,6 +197,15 @@ def collect_status(
         report.checks_evaluated, report.failed_checks = latest_check_problems(instance, check_keys, settings)
         if report.failed_checks:
             report.attention.append(f"{len(report.failed_checks)} asset check(s) failed or did not run")
+        from .dead_runs import recent_failures, stuck_runs
+
+        report.stuck_runs, report.failed_runs = stuck_runs(instance), recent_failures(instance)
+        if report.stuck_runs:
+            report.attention.append(f"{len(report.stuck_runs)} run(s) stuck: see runs above")
+        if report.failed_runs:
+            report.attention.append(
+                f"{len(report.failed_runs)} run(s) failed and not run again since: fix the cause, run them again"
+            )
     return report
 
 
@@ -287,6 +299,13 @@ def format_status(report: StatusReport) -> str:
                 f"    {problem.check} {problem.state} ({problem.severity}, run {problem.run_id[:8] or '-'}) "
                 f"{problem.detail}".rstrip()
             )
+    if report.checks_evaluated is not None:
+        if not (report.stuck_runs or report.failed_runs):
+            lines.append("runs          none stuck, no failed run waiting to be run again")
+        else:
+            lines.append(f"runs          {len(report.stuck_runs)} stuck, {len(report.failed_runs)} failed")
+            lines.extend(f"    stuck: {problem.describe()}" for problem in report.stuck_runs)
+            lines.extend(f"    failed: {problem.describe()}" for problem in report.failed_runs)
     lines.append("")
     if report.ok:
         lines.append("OK: nothing needs attention")

@@ -1,9 +1,14 @@
 """Helpers shared by the automation, status and concurrency tests: edits of a test warehouse's
-staging dumps (a new or a bad dump) and their undoing, and timestamp-free copies of the built rows."""
+staging dumps (a new or a bad dump) and their undoing, timestamp-free copies of the built rows, and
+a DAGSTER_HOME + environment + workspace for tests that start the CLI or a real dagster-daemon."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -72,3 +77,52 @@ def run_assets(defs, instance, keys, start: dt.date, end: dt.date | None = None)
         tags = {ASSET_PARTITION_RANGE_START_TAG: start.isoformat(), ASSET_PARTITION_RANGE_END_TAG: end.isoformat()}
         result = job.execute_in_process(instance=instance, tags=tags, asset_selection=list(keys), raise_on_error=False)
     return summarize(instance, result.run_id, (start, end))
+
+
+# -- a real instance for subprocesses (CLI, dagster-daemon) ----------------------------------------
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def instance_at(home: Path):
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def dagster_home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME as `make` installs it: the repo's deploy/dagster.local.yaml, storage created once."""
+    from occupancy_assets.launch import ensure_pool_limit
+    from occupancy_assets.settings import INSTANCE_CONFIG
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
+    instance = instance_at(home)  # two processes creating the SQLite schema at once would race
+    ensure_pool_limit(instance)  # as every `occupancy-kpi` command does on its instance
+    instance.dispose()
+    return home
+
+
+def subprocess_env(settings, path: Path, home: Path) -> dict:
+    """The environment of a CLI or daemon process on the DuckDB file `path` and the instance `home`."""
+    return {
+        **os.environ,
+        "OCCUPANCY_WAREHOUSE_URL": f"duckdb:///{path}",
+        "OCCUPANCY_HISTORY_START": settings.history_start.isoformat(),
+        "OCCUPANCY_FORWARD_DAYS": str(settings.forward_days),
+        "OCCUPANCY_LOOKBACK_DAYS": str(settings.lookback_days),
+        "DAGSTER_HOME": str(home),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def write_workspace(tmp_path: Path) -> Path:
+    """A workspace.yaml loading this checkout's code location (for dagster-daemon, dagster job launch)."""
+    from occupancy_assets.settings import REPO_ROOT
+
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
+                         f"      working_directory: {REPO_ROOT}\n")
+    return workspace

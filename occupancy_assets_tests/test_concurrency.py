@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,46 +20,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.instance.ref import InstanceRef
+from dagster import DagsterRunStatus, RunsFilter
 
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.launch import ensure_pool_limit
 from occupancy_assets.keys import DAILY_JOB, OCCUPANCY_KEY, WAREHOUSE_POOL
 from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
 from occupancy_assets.warehouse import Warehouse, WarehouseLockedError
 
 from .conftest import make_settings
-from .helpers import built_rows, run_assets
-
-VENV_BIN = Path(sys.executable).parent
-
-
-def _instance_at(home: Path) -> DagsterInstance:
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-
-
-def _home(tmp_path: Path) -> Path:
-    """A DAGSTER_HOME as `make` installs it: the repo's deploy/dagster.yaml, storage created once."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
-    instance = _instance_at(home)  # two processes creating the SQLite schema at once would race
-    ensure_pool_limit(instance)  # as every `occupancy-kpi` command does on its instance
-    instance.dispose()
-    return home
-
-
-def _env(settings, path: Path, home: Path) -> dict:
-    return {
-        **os.environ,
-        "OCCUPANCY_WAREHOUSE_URL": f"duckdb:///{path}",
-        "OCCUPANCY_HISTORY_START": settings.history_start.isoformat(),
-        "OCCUPANCY_FORWARD_DAYS": str(settings.forward_days),
-        "OCCUPANCY_LOOKBACK_DAYS": str(settings.lookback_days),
-        "DAGSTER_HOME": str(home),
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+from .helpers import VENV_BIN, built_rows, dagster_home, instance_at, run_assets, subprocess_env, write_workspace
 
 
 # -- the pool ----------------------------------------------------------------------------------------
@@ -82,11 +50,9 @@ def test_the_daemon_queues_a_second_run_until_the_first_has_finished(example_war
     wh, settings, *_ = example_warehouse
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(wh.duckdb_path, path)
-    home = _home(tmp_path)
-    env = _env(settings, path, home)
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
-                         f"      working_directory: {REPO_ROOT}\n")
+    home = dagster_home(tmp_path)
+    env = subprocess_env(settings, path, home)
+    workspace = write_workspace(tmp_path)
     daemon = subprocess.Popen([str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -95,7 +61,7 @@ def test_the_daemon_queues_a_second_run_until_the_first_has_finished(example_war
             tags = json.dumps({"dagster/partition": day, "test/launched": "cli"})
             subprocess.run([str(VENV_BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", DAILY_JOB,
                             "--tags", tags], env=env, cwd=tmp_path, check=True, capture_output=True)
-        instance = _instance_at(home)
+        instance = instance_at(home)
         seen_waiting, both_started = False, False
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
@@ -214,10 +180,10 @@ def test_two_daily_processes_for_one_date_give_one_run(example_warehouse, tmp_pa
     expected = built_rows(wh)
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(wh.duckdb_path, path)
-    home = _home(tmp_path)
+    home = dagster_home(tmp_path)
     command = [str(VENV_BIN / "occupancy-kpi"), "daily", "--target-date", "2026-02-01"]
     procs = [
-        subprocess.Popen(command, env=_env(settings, path, home), cwd=REPO_ROOT, stdout=subprocess.PIPE,
+        subprocess.Popen(command, env=subprocess_env(settings, path, home), cwd=REPO_ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
         for _ in range(2)
     ]
@@ -228,7 +194,7 @@ def test_two_daily_processes_for_one_date_give_one_run(example_warehouse, tmp_pa
     assert sum("(launched by another process)" in output for output in outputs) == 1
     assert len({RUN_ID.search(output).group(1) for output in outputs}) == 1
 
-    instance = _instance_at(home)
+    instance = instance_at(home)
     try:
         assert len(instance.get_runs(filters=RunsFilter(job_name=DAILY_JOB))) == 1
         materializations = instance.fetch_materializations(OCCUPANCY_KEY, limit=10).records

@@ -130,6 +130,32 @@ def test_status_reads_the_latest_check_results_from_the_instance(example_warehou
     assert code == 0 and "latest evaluation of 1 check(s): none failed" in text
 
 
+def test_status_lists_stuck_and_failed_runs(example_warehouse):
+    """A run whose process is gone is listed as stuck (status only looks: the sensor or the CLI fails
+    it); once failed it is listed as failed until its partition is run again. Both need attention."""
+    from occupancy_assets.dead_runs import fail_dead_runs
+
+    from .test_dead_runs import _dead_pid_tags, _run_holding_the_pool
+
+    wh, settings, *_ = example_warehouse
+    with DagsterInstance.ephemeral() as instance:
+        code, text = _run_status(settings, today=AS_OF, instance=instance, check_keys=[])
+        assert code == 0 and "runs          none stuck, no failed run waiting to be run again" in text
+
+        run = _run_holding_the_pool(instance, _dead_pid_tags(), "2026-02-01")
+        code, text = _run_status(settings, today=AS_OF, instance=instance, check_keys=[])
+        assert code == 1 and "runs          1 stuck, 0 failed" in text
+        assert f"    stuck: run {run.run_id[:8]} daily 2026-02-01 STARTED, 0m ago: process " in text
+        assert "is gone; the sensor's next tick or the next occupancy-kpi daily/backfill marks it failed" in text
+        assert "1 run(s) stuck" in text
+
+        fail_dead_runs(instance, by="the test")
+        code, text = _run_status(settings, today=AS_OF, instance=instance, check_keys=[])
+        assert code == 1 and "runs          0 stuck, 1 failed" in text
+        assert f"    failed: run {run.run_id[:8]} daily 2026-02-01 FAILURE, 0m ago: Run process " in text
+        assert "1 run(s) failed and not run again since" in text
+
+
 def test_status_lists_the_pipeline_runs_failed_checks(example_warehouse):
     """The fixture's own runs, with every check of the definitions: the worked example is
     months old, so the freshness check (WARN) failed when it ran."""

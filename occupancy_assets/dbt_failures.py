@@ -24,6 +24,9 @@ from .warehouse import Warehouse
 #: Failing rows shown per failed test (the count comes from dbt and covers all of them).
 FAILING_ROWS_LIMIT = 20
 FAILED_STATUSES = ("error", "fail", "runtime error")
+#: Metadata of a dbt test's check that is dagster-dbt's bookkeeping, not something to act on (left
+#: out of the CLI's and `status`'s summaries; the UI shows it all).
+BOOKKEEPING_KEYS = frozenset({"unique_id", "invocation_id", "status", "Execution Duration", "failing_rows_shown"})
 #: Failing rows quoted in the one-line summary (the CLI, `status`, the run's error)
 FIRST_ROWS = 3
 

@@ -31,6 +31,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from .dbt_failures import BOOKKEEPING_KEYS
 from .dead_runs import fail_dead_runs, process_tags
 from .jobs import daily_selection
 from .keys import DAILY_JOB, WAREHOUSE_POOL
@@ -84,8 +85,6 @@ SHOWN_DATES = 10
 SHOWN_VALUES = 8
 #: Characters per printed line (wide tables are cut).
 LINE_WIDTH = 160
-#: dagster-dbt's bookkeeping, not something to act on.
-_IGNORED_KEYS = {"unique_id", "invocation_id", "status", "Execution Duration", "failing_rows_shown"}
 
 
 def _cut(text: str, width: int = LINE_WIDTH) -> str:
@@ -145,7 +144,7 @@ def check_details(evaluation, *, rows: bool = True, max_rows: int = SHOWN_ROWS) 
         dates.append(f"partition: {evaluation.partition}")
     for key, value in (evaluation.metadata or {}).items():
         raw = getattr(value, "value", value)
-        if key in _IGNORED_KEYS or isinstance(value, TableSchemaMetadataValue):
+        if key in BOOKKEEPING_KEYS or isinstance(value, TableSchemaMetadataValue):
             continue
         if key.startswith("dagster"):
             if not isinstance(raw, (int, float)):

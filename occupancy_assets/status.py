@@ -236,8 +236,12 @@ def latest_check_problems(instance, check_keys, settings: Settings) -> tuple[int
 
 def _metadata_summary(metadata) -> str:
     """The check's short scalar metadata (counts, dates, lags) as `key=value`, for one line."""
+    from .dbt_failures import BOOKKEEPING_KEYS
+
     parts = []
     for key, value in metadata.items():
+        if key in BOOKKEEPING_KEYS or key == "first_failing_rows":
+            continue
         raw = getattr(value, "value", value)
         if isinstance(raw, (int, float, str)) and len(str(raw)) <= 40:
             parts.append(f"{key}={raw}")
@@ -294,10 +298,21 @@ def format_status(report: StatusReport) -> str:
             f"checks        latest evaluation of {report.checks_evaluated} check(s): "
             f"{len(report.failed_checks)} problem(s)"
         )
+        # the failed checks first (the cause); the checks a failed run never reached, one line per run
         for problem in report.failed_checks:
+            if problem.state != "did not run":
+                lines.append(
+                    f"    {problem.check} {problem.state} ({problem.severity}, run {problem.run_id[:8] or '-'}) "
+                    f"{problem.detail}".rstrip()
+                )
+        skipped: dict[str, list[str]] = {}
+        for problem in report.failed_checks:
+            if problem.state == "did not run":
+                skipped.setdefault(problem.run_id, []).append(problem.check)
+        for run_id, checks in skipped.items():
             lines.append(
-                f"    {problem.check} {problem.state} ({problem.severity}, run {problem.run_id[:8] or '-'}) "
-                f"{problem.detail}".rstrip()
+                f"    {len(checks)} check(s) did not run: their run {run_id[:8]} failed before them "
+                f"({', '.join(checks[:3])}{', ...' if len(checks) > 3 else ''})"
             )
     if report.checks_evaluated is not None:
         if not (report.stuck_runs or report.failed_runs):

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import shutil
 from functools import cache
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -24,6 +24,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from . import kpi_sql
 from .dbt_failures import dbt_failure, run_results, with_failing_rows
 from .dbt_project import dbt_project
+from .gold_window import WINDOW_TABLES, restore_gold_window, save_gold_window
 from .keys import MONTH_END_KEY, SILVER_KEY, WAREHOUSE_POOL
 from .partitions import daily_partitions, partition_key, window_dates
 from .resources import WarehouseResource
@@ -107,14 +108,15 @@ def run_dbt(
     warehouse: WarehouseResource,
     args: list[str],
     window: tuple[dt.date, dt.date] | None = None,
+    before_failing: Callable[[Mapping[str, Mapping[str, Any]]], None] | None = None,
 ):
     """Run dbt against the run's warehouse and stream its events.
 
     Held back until dbt has exited (DuckDB admits one process per file): failed test results, which
     then get their stored failing rows, and, for a partition window, the models' outputs, which then
     get each partition's own values as metadata (the UI plots them by partition); the outputs of an
-    unpartitioned build (seeds, the trace) get their table's row count. Then, if dbt failed, one
-    Failure that names what failed.
+    unpartitioned build (seeds, the trace) get their table's row count. Then, if dbt failed,
+    `before_failing(run results)` and one Failure that names what failed.
     """
     wh = warehouse.warehouse()
     # dagster-dbt hands os.environ to the dbt process; the profile reads the warehouse from it.
@@ -138,6 +140,8 @@ def run_dbt(
             outputs = [with_row_count(context, wh, event) for event in outputs]
         yield from outputs
         if not invocation.is_successful():
+            if before_failing is not None:
+                before_failing(results)
             raise dbt_failure(results, invocation, failed_checks)
     finally:
         # each invocation gets its own target folder (~1 MB): nothing reads it once dbt has exited
@@ -186,7 +190,20 @@ def build_dbt_assets(settings: Settings) -> list:
         built = {key.path[-1] for key in context.selected_asset_keys}
         context.log.info(f"dbt build of {', '.join(sorted(built))} for {window[0]} .. {window[1]}")
         exclude = dbt_tests_reading_unbuilt_models(dbt_project_manifest(), built)
-        yield from run_dbt(context, dbt, warehouse, dbt_args("build", dbt_vars(settings, window), exclude), window)
+        wh = warehouse.warehouse()
+        save_gold_window(wh, window, context.run_id)
+
+        def put_gold_back(results: Mapping[str, Mapping[str, Any]]) -> None:
+            """dbt failed after writing a gold window (a gold test): put it back, so month-end and
+            occupancy (which this run will not reach) still describe the same dumps."""
+            written = [uid for uid, result in results.items()
+                       if uid.startswith("model.") and uid.split(".")[-1] in WINDOW_TABLES and result.get("status") == "success"]
+            if written:
+                restored = restore_gold_window(wh, context.run_id)
+                context.log.warning(f"dbt failed after writing the gold window: restored {', '.join(restored)} for {window[0]} .. {window[1]}")
+
+        args = dbt_args("build", dbt_vars(settings, window), exclude)
+        yield from run_dbt(context, dbt, warehouse, args, window, before_failing=put_gold_back)
 
     def unpartitioned(select: str, name: str, command: str, doc: str):
         @dbt_assets(

@@ -81,16 +81,19 @@ class Warehouse:
 
     # -- naming ---------------------------------------------------------------------------
     def schema(self, layer: str) -> str:
+        """A layer's schema; "audit" is dbt's stored test failures (and gold_window.py's copies)."""
+        if layer == "audit":
+            return f"{self.schema_prefix}{AUDIT_SCHEMA}"
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
         return f"{self.schema_prefix}{layer}"
 
     def render(self, sql: str) -> sa.TextClause:
-        """Resolve `{staging}` / `{silver}` / `{gold}` in a SQL template to the quoted schema names.
+        """Resolve `{staging}` / `{silver}` / `{gold}` / `{audit}` in a SQL template to the quoted schema names.
 
         Only schema identifiers are substituted; values are always bound parameters.
         """
-        return sa.text(sql.format(**{layer: self._quote(self.schema(layer)) for layer in LAYERS}))
+        return sa.text(sql.format(**{layer: self._quote(self.schema(layer)) for layer in (*LAYERS, "audit")}))
 
     @property
     def duckdb_path(self) -> Path:
@@ -203,7 +206,7 @@ class Warehouse:
     # -- DDL and loading -------------------------------------------------------------------
     def ensure_schemas(self) -> None:
         with self.engine.begin() as conn:
-            for layer in LAYERS:
+            for layer in (*LAYERS, "audit"):
                 conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self._quote(self.schema(layer))}"))
 
     def drop_schemas(self) -> None:
@@ -335,6 +338,9 @@ class Warehouse:
                 cursor.executemany(statement, list(records))
         finally:
             cursor.close()
+
+    def quote(self, identifier: str) -> str:
+        return self._quote(identifier)
 
     def _quote(self, identifier: str) -> str:
         return self.engine.dialect.identifier_preparer.quote_identifier(identifier)

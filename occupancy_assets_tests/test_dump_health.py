@@ -256,3 +256,53 @@ def test_mysql_zero_dates(example):
     passed, rows = checks[WARNINGS_CHECK]
     assert not passed and "invalid_snapshot_date" in rows
     assert_unchanged(wh, before)
+
+
+# -- both gold tables or neither (gold_window.py) ----------------------------------------------
+
+
+def gold_rows(wh) -> dict[str, pd.DataFrame]:
+    """Both gold tables of the daily run plus the property table, without timestamps."""
+    rows = built_rows(wh)
+    frame = wh.read_sql("SELECT * FROM {gold}.occupancy_property_daily").drop(columns=["generated_at"], errors="ignore")
+    rows["property"] = frame.astype(str).sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    del rows["silver"]  # silver keeps a window that passed its own checks
+    return rows
+
+
+@DUCKDB
+def test_a_gold_test_failing_after_the_write_puts_the_gold_window_back(example):
+    """Rooms 101 and 102 re-filed under house B in staging.rooms: house A has 1 room and 2 occupied
+    on the new day. The dump passes the gate; dbt writes month-end and the property table, then the
+    capacity test fails. The run puts both windows back, so month-end and occupancy (never reached)
+    still describe the same dumps."""
+    wh, run = example
+    before = gold_rows(wh)
+    add_snapshot(wh, NEXT_DAY)
+    execute(wh, ("UPDATE {staging}.rooms SET apartment_id = 2 WHERE id IN (101, 102)", {}))
+    outcome, checks = run(NEXT_DAY)
+    assert not outcome.success
+    assert checks[GATE_CHECK][0]
+    assert not checks["assert_occupancy_property_capacity"][0]
+    after = gold_rows(wh)
+    for name in before:
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)
+
+
+@DUCKDB
+def test_a_failed_occupancy_step_puts_the_month_end_window_back(example, monkeypatch):
+    """dbt wrote the new day's month-end and property rows; occupancy fails (in this process: the
+    job runs in process). The run puts the dbt gold windows back."""
+    wh, run = example
+    before = gold_rows(wh)
+    add_snapshot(wh, NEXT_DAY)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the warehouse went away")
+
+    monkeypatch.setattr("occupancy_assets.occupancy_metrics.compute_and_write", broken)
+    outcome, _ = run(NEXT_DAY)
+    assert not outcome.success and "the warehouse went away" in " ".join(outcome.errors)
+    after = gold_rows(wh)
+    for name in before:
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)

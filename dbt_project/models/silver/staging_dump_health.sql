@@ -109,16 +109,18 @@ double_booked_days as (
 ),
 
 previous_dumps as (
-    -- the dump before each date (any date: the window's first one looks before the window)
-    select
-        d.snapshot_date,
-        (
-            select max(p.snapshot_date)
-            from {{ source('staging', 'tenant_daily_snapshots') }} as p
-            where p.snapshot_date < d.snapshot_date
-              and p.snapshot_date >= {{ sql_date('1900-01-01') }}
-        ) as previous_dump_date
-    from dump_days as d
+    -- the dump before each date: the window's dump dates plus the last one before it, in order
+    -- (one pass over one row a day, not a lookup per date)
+    select snapshot_date, lag(snapshot_date) over (order by snapshot_date) as previous_dump_date
+    from (
+        select snapshot_date from dump_days
+        union all
+        select max(p.snapshot_date)
+        from {{ source('staging', 'tenant_daily_snapshots') }} as p
+        where p.snapshot_date < {{ chunk_start() }}
+          and p.snapshot_date >= {{ sql_date('1900-01-01') }}
+    ) as dump_dates
+    where snapshot_date is not null
 ),
 
 repeated_days as (

@@ -55,33 +55,23 @@ class _Reader:
         self.problems.append(f"{name}={value!r}: {allowed}")
 
     def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-        raw = self.env.get(name) or ""
-        if not raw:
-            return default
-        allowed = "not an integer" + (
-            f" between {minimum} and {maximum}" if minimum is not None and maximum is not None
-            else f" >= {minimum}" if minimum is not None else ""
-        )
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            self._bad(name, raw, allowed)
-            return default
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            self._bad(name, raw, allowed)
-            return default
-        return value
+        return self._bounded(name, default, int, "an integer", minimum, maximum)
 
     def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+        return self._bounded(name, default, float, "a number", minimum, maximum)
+
+    def _bounded(self, name: str, default, parse, kind: str, minimum, maximum):
+        """The variable parsed by `parse` within [minimum, maximum]; the default when unset or bad
+        (a bad one is recorded as a problem)."""
         raw = self.env.get(name) or ""
         if not raw:
             return default
-        allowed = "not a number" + (
+        allowed = f"not {kind}" + (
             f" between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
             else f" >= {minimum:g}" if minimum is not None else ""
         )
         try:
-            value = float(raw.strip())
+            value = parse(raw.strip())
         except ValueError:
             self._bad(name, raw, allowed)
             return default

@@ -14,6 +14,11 @@ case when ({{ s }}.move_in_date is null or {{ s }}.move_in_date <= {{ s }}.snaps
       and ({{ s }}.moveout_date is null or {{ s }}.moveout_date > {{ s }}.snapshot_date) then 1 else 0 end
 {%- endmacro %}
 
+{#- SPEC 5: the effective move-out date of a contract `m` (a staging.movings alias) -#}
+{% macro effective_moveout(m) -%}
+coalesce({{ m }}.moveout_date_integrated, {{ m }}.moveout_plans_date, {{ m }}.moveout_date)
+{%- endmacro %}
+
 {#- SPEC 5 steps 1-2 for the dump dates [start_expr, end_expr], as three CTEs (without `with`):
     `snapshots` (the dump with its contract), `in_scope` (in-scope statuses, contract joined, not
     cancelled) and `current_rows` (not a completed contract already gone). silver's model and the
@@ -46,7 +51,7 @@ in_scope as (
         sn.full_name as tenant_name,
         sn.contract_type,
         m.movein_date as move_in_date,
-        coalesce(m.moveout_date_integrated, m.moveout_plans_date, m.moveout_date) as moveout_date,
+        {{ effective_moveout('m') }} as moveout_date,
         m.moveout_plans_date,
         m.rent as rent_jpy,
         m.is_moveout

@@ -98,6 +98,21 @@ def assert_unchanged(wh, before) -> None:
         pd.testing.assert_frame_equal(after[name], before[name], obj=name)
 
 
+@pytest.mark.parametrize("built_example", ["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)], indirect=True)
+def test_the_gate_counts_exactly_the_rows_silver_keeps(example):
+    """The gate applies silver's scope rules in its own single pass (for MariaDB's sake): its
+    `accepted_rows` must be silver's row count on every date."""
+    wh, _ = example
+    gate = wh.read_sql("SELECT snapshot_date, accepted_rows FROM {silver}.staging_dump_health ORDER BY snapshot_date")
+    silver = wh.read_sql(
+        "SELECT snapshot_date, COUNT(*) AS accepted_rows FROM {silver}.tenant_room_snapshot_daily GROUP BY snapshot_date ORDER BY snapshot_date"
+    )
+    assert len(gate) == 3
+    assert [(str(pd.Timestamp(d).date()), int(n)) for d, n in gate.itertuples(index=False)] == [
+        (str(pd.Timestamp(d).date()), int(n)) for d, n in silver.itertuples(index=False)
+    ]
+
+
 @DUCKDB
 def test_an_emptied_staging_table_deletes_nothing(example):
     """Problem 2: no dump at all while silver holds the date -> `no_dump`, not a green run."""

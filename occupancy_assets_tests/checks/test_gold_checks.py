@@ -493,9 +493,8 @@ def test_full_scale_demo_passes_the_guardrails_and_removed_tenants_fail_them(ful
     assert "occupancy_room_count_0000" in failing and "occupancy_rate" in failing
     assert "rent_jpy" not in failing.replace("revpar_jpy", "").replace("recpar_cash_jpy", "")  # mean rent holds
 
-    report = reference_guardrails(wh).set_index("metric")
-    assert report.loc["occupancy_room_count_0000", "status"] == "fail"
-    assert report.loc["occupancy_room_count_0000", "actual"] < 11_271 - 30
-    assert report.loc["rent_jpy", "status"] == "pass"
-    assert set(report["status"]) <= {"pass", "fail"}
-    assert (report["status"] == "fail").sum() == _meta(guardrail, "dagster_dbt/failed_row_count")
+    assert "11271" in failing and _meta(guardrail, "dagster_dbt/failed_row_count") >= 1
+
+    # the failed run put the month-end window back (gold_window.py): the table still holds the clean
+    # figures, so month-end and occupancy_daily_metrics (not rebuilt) describe the same dumps
+    assert list(reference_guardrails(wh)["status"]) == ["pass"] * 5

@@ -246,8 +246,11 @@ def wait_for_the_pool(instance: DagsterInstance, say: Callable[[str], None]) -> 
     process is gone is marked failed instead of waited for (also one that dies while we wait)."""
     announced = None
     while True:
-        fail_dead_runs(instance, by="occupancy-kpi on start", say=say)
-        if not (busy := runs_holding_the_pool(instance)):
+        busy = runs_holding_the_pool(instance)
+        # only a holder can block us: run_daily_job already cleared the dead runs before it asked
+        if busy and fail_dead_runs(instance, by="occupancy-kpi on start", say=say):
+            busy = runs_holding_the_pool(instance)
+        if not busy:
             return
         if busy[0].run_id != announced:
             announced = busy[0].run_id

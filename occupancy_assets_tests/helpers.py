@@ -126,3 +126,13 @@ def write_workspace(tmp_path: Path) -> Path:
     workspace.write_text(f"load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
                          f"      working_directory: {REPO_ROOT}\n")
     return workspace
+
+
+def daemon_setup(example_warehouse, tmp_path: Path) -> tuple[Path, Path, dict, Path]:
+    """A copy of the built example's DuckDB file with its own $DAGSTER_HOME, for runs and a
+    dagster-daemon in subprocesses: (warehouse file, home, environment, workspace.yaml)."""
+    wh, settings, *_ = example_warehouse
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(wh.duckdb_path, path)
+    home = dagster_home(tmp_path)
+    return path, home, subprocess_env(settings, path, home), write_workspace(tmp_path)

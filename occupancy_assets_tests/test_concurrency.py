@@ -28,7 +28,7 @@ from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
 from occupancy_assets.warehouse import Warehouse, WarehouseLockedError
 
 from .conftest import make_settings
-from .helpers import VENV_BIN, built_rows, dagster_home, instance_at, run_assets, subprocess_env, write_workspace
+from .helpers import VENV_BIN, built_rows, daemon_setup, dagster_home, instance_at, run_assets, subprocess_env
 
 
 # -- the pool ----------------------------------------------------------------------------------------
@@ -47,12 +47,7 @@ def test_every_step_of_the_daily_job_is_in_the_warehouse_pool_and_the_pool_admit
 def test_the_daemon_queues_a_second_run_until_the_first_has_finished(example_warehouse, tmp_path):
     """Two runs of the daily job submitted at once (as the UI, a schedule or a backfill would): the
     real daemon starts one, keeps the other QUEUED until it is done, and both succeed."""
-    wh, settings, *_ = example_warehouse
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(wh.duckdb_path, path)
-    home = dagster_home(tmp_path)
-    env = subprocess_env(settings, path, home)
-    workspace = write_workspace(tmp_path)
+    path, home, env, workspace = daemon_setup(example_warehouse, tmp_path)
     daemon = subprocess.Popen([str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from occupancy_assets.keys import DAILY_JOB, WAREHOUSE_POOL
 from occupancy_assets.launch import runs_holding_the_pool, wait_for_the_pool
 
 from .conftest import load_staging
-from .helpers import VENV_BIN, dagster_home, instance_at, subprocess_env, write_workspace
+from .helpers import VENV_BIN, daemon_setup, instance_at
 from .test_automation import sensor_tick
 from .worked_example import AS_OF, staging_frames
 
@@ -153,12 +152,7 @@ def test_a_killed_cli_run_is_failed_and_the_daemon_runs_the_next_day(example_war
 
     And the other case, a daemon-launched run whose worker is killed (a third run, queued last): the
     code server that started the worker fails the run (not run monitoring: see dead_runs.py)."""
-    wh, settings, *_ = example_warehouse
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(wh.duckdb_path, path)
-    home = dagster_home(tmp_path)
-    env = subprocess_env(settings, path, home)
-    workspace = write_workspace(tmp_path)
+    path, home, env, workspace = daemon_setup(example_warehouse, tmp_path)
     instance = instance_at(home)
     # the next day's run and a third one (lower priority: dequeued last), submitted as the UI would;
     # no daemon yet, so they wait in the queue

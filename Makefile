@@ -18,7 +18,7 @@ $(BIN)/.installed: setup.py constraints.txt
 
 # dagster-dbt's way: parse the dbt project into a manifest before loading definitions.
 $(MANIFEST): $(BIN)/.installed $(DBT_SOURCES)
-	$(BIN)/dagster-dbt project prepare-and-package --file occupancy_assets/dbt_project.py
+	$(BIN)/dagster-dbt project prepare-and-package --file occupancy_assets/lib/dbt_project.py
 	touch $@
 
 # the instance config (pool, run monitoring); not in the repo root, where `dagster dev` would warn about it

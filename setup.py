@@ -28,5 +28,5 @@ setup(
     # moto[server]: a real S3 API on 127.0.0.1 for the archive tests (occupancy_assets_tests/test_archive.py);
     # playwright: drives the system's Chromium in the UI test (test_ui.py; never `playwright install`)
     extras_require={"dev": ["pytest==9.2.0", "moto[server]==5.2.5", "playwright==1.65.2"]},
-    entry_points={"console_scripts": ["occupancy-kpi=occupancy_assets.cli:main"]},
+    entry_points={"console_scripts": ["occupancy-kpi=occupancy_assets.cli.main:main"]},
 )

@@ -1,40 +1,36 @@
-"""The Dagster code location: `dagster dev` (workspace.yaml) and the CLI load `defs` from here."""
+"""The Dagster code location: `dagster dev` (workspace.yaml) and the CLI load `defs` from here.
+
+Each domain folder under defs/ returns its own `Definitions` for a `Settings`; this module only
+merges them with the shared resources, so tests can build a code location of their own.
+"""
 
 from dagster import Definitions, in_process_executor
 
-from .archive_assets import build_archive_definitions
-from .automation import build_schedules, build_sensors
-from .checks import build_checks
-from .dbt_assets import build_dbt_assets
-from .forecast_asset import build_forecast_asset, build_forecast_checks
-from .jobs import build_daily_job
-from .occupancy_metrics import build_occupancy_asset
-from .resources import build_resources
-from .settings import Settings
-from .staging_assets import observe_staging
+from occupancy_assets.defs.archive import definitions as archive
+from occupancy_assets.defs.daily import definitions as daily
+from occupancy_assets.defs.dbt import definitions as dbt
+from occupancy_assets.defs.forecast import definitions as forecast
+from occupancy_assets.defs.occupancy import definitions as occupancy
+from occupancy_assets.defs.staging import definitions as staging
+from occupancy_assets.lib.resources import build_resources
+from occupancy_assets.lib.settings import Settings
+
+#: the domains of the graph, upstream first
+DOMAINS = (staging, dbt, occupancy, forecast, daily, archive)
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything for one configuration; tests build their own with a temporary warehouse."""
     settings = settings or Settings.from_env()
-    daily_job = build_daily_job(settings)
-    archive = build_archive_definitions(settings)
-    return Definitions(
-        assets=[
-            observe_staging,
-            *build_dbt_assets(settings),
-            build_occupancy_asset(settings),
-            build_forecast_asset(settings),
-            *archive.assets,
-        ],
-        asset_checks=[*build_checks(settings), *build_forecast_checks(settings)],
-        jobs=[daily_job, *archive.jobs],
-        sensors=build_sensors(settings, daily_job),
-        schedules=[*build_schedules(settings, daily_job), *archive.schedules],
-        resources={**build_resources(settings), **archive.resources},
-        # also for the runs of UI asset backfills and "Materialize" (the implicit asset job): as for
-        # `daily`, a process per step would import the code location again for each of ~12 steps
-        executor=in_process_executor,
+    return Definitions.merge(
+        *(domain.build_defs(settings) for domain in DOMAINS),
+        Definitions(
+            resources=build_resources(settings),
+            # every job and the implicit asset job (UI "Materialize", asset backfills) run in one
+            # process: the steps run one after the other anyway (one DuckDB writer), and a process
+            # per step would import the code location again for each of ~12 steps
+            executor=in_process_executor,
+        ),
     )
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from dagster._core.instance.ref import InstanceRef
 
-from occupancy_assets.settings import LAYERS, Settings
-from occupancy_assets.staging_tables import STAGING_TABLES
-from occupancy_assets.warehouse import Warehouse
+from occupancy_assets.defs.staging.tables import STAGING_TABLES
+from occupancy_assets.lib.settings import LAYERS, Settings
+from occupancy_assets.lib.warehouse import Warehouse
 
 MYSQL_URL = os.environ.get("OCCUPANCY_TEST_MYSQL_URL", "mysql+pymysql://root:@127.0.0.1:3306/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -28,7 +27,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def pytest_sessionstart(session):
     # dagster-dbt needs a parsed manifest to build the dbt assets; `make test` prepares it,
     # this covers a bare `pytest` after editing a model.
-    from occupancy_assets.dbt_project import dbt_project
+    from occupancy_assets.lib.dbt_project import dbt_project
 
     if not dbt_project.manifest_path.exists():
         dbt_project.preparer.prepare(dbt_project)
@@ -120,10 +119,9 @@ def built_example(request, tmp_path_factory):
     session and backend (dbt starts as few times as possible); modules get copies."""
     from dagster import DagsterInstance
 
+    from occupancy_assets.cli.launch import run_daily_job
     from occupancy_assets.definitions import build_definitions
-    from occupancy_assets.launch import run_daily_job
-
-    from .worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
+    from occupancy_assets_tests.worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
 
     home = tmp_path_factory.mktemp("example-instance")
     if request.param == "duckdb":

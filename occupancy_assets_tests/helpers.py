@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .worked_example import AS_OF
+from occupancy_assets_tests.worked_example import AS_OF
 
 
 def add_snapshot(wh, day: dt.date, copy_of: dt.date = AS_OF, tenants: list[int] | None = None) -> None:
@@ -64,8 +64,8 @@ def run_assets(defs, instance, keys, start: dt.date, end: dt.date | None = None)
     "Materialize selected" of those assets does. Returns launch.RunOutcome."""
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from occupancy_assets.keys import DAILY_JOB
-    from occupancy_assets.launch import summarize
+    from occupancy_assets.cli.launch import summarize
+    from occupancy_assets.lib.names import DAILY_JOB
 
     end = end or start
     job = defs.resolve_job_def(DAILY_JOB)
@@ -93,8 +93,8 @@ def instance_at(home: Path):
 
 def dagster_home(tmp_path: Path) -> Path:
     """A DAGSTER_HOME as `make` installs it: the repo's deploy/dagster.local.yaml, storage created once."""
-    from occupancy_assets.launch import ensure_pool_limit
-    from occupancy_assets.settings import INSTANCE_CONFIG
+    from occupancy_assets.cli.launch import ensure_pool_limit
+    from occupancy_assets.lib.settings import INSTANCE_CONFIG
 
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -120,7 +120,7 @@ def subprocess_env(settings, path: Path, home: Path) -> dict:
 
 def write_workspace(tmp_path: Path) -> Path:
     """A workspace.yaml loading this checkout's code location (for dagster-daemon, dagster job launch)."""
-    from occupancy_assets.settings import REPO_ROOT
+    from occupancy_assets.lib.settings import REPO_ROOT
 
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(f"load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"

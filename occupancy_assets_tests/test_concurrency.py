@@ -6,7 +6,6 @@ the same date started at once.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import shutil
@@ -23,13 +22,19 @@ import yaml
 from dagster import DagsterRunStatus, RunsFilter
 
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.keys import DAILY_JOB, OCCUPANCY_KEY, WAREHOUSE_POOL
-from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
-from occupancy_assets.warehouse import Warehouse, WarehouseLockedError
-
-from .conftest import make_settings
-from .helpers import VENV_BIN, built_rows, daemon_setup, dagster_home, instance_at, run_assets, subprocess_env
-
+from occupancy_assets.lib.names import DAILY_JOB, OCCUPANCY_KEY, WAREHOUSE_POOL
+from occupancy_assets.lib.settings import INSTANCE_CONFIG, REPO_ROOT
+from occupancy_assets.lib.warehouse import Warehouse, WarehouseLockedError
+from occupancy_assets_tests.conftest import make_settings
+from occupancy_assets_tests.helpers import (
+    VENV_BIN,
+    built_rows,
+    daemon_setup,
+    dagster_home,
+    instance_at,
+    run_assets,
+    subprocess_env,
+)
 
 # -- the pool ----------------------------------------------------------------------------------------
 
@@ -127,7 +132,7 @@ def test_a_run_that_cannot_get_the_file_fails_with_the_reason(tmp_path, monkeypa
     """What `occupancy-kpi daily` prints when another process keeps the file past the wait."""
     from dagster import DagsterInstance as Instance
 
-    from occupancy_assets import warehouse
+    from occupancy_assets.lib import warehouse
 
     path = tmp_path / "warehouse.duckdb"
     holder = _hold_duckdb(path, 60)

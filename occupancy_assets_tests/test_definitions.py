@@ -13,11 +13,10 @@ from pathlib import Path
 
 from dagster import Definitions
 
-from occupancy_assets.dbt_assets import dbt_args, dbt_vars, dbt_tests_reading_unbuilt_models
-from occupancy_assets.dbt_project import dbt_project
 from occupancy_assets.definitions import build_definitions, defs
-
-from .conftest import make_settings
+from occupancy_assets.defs.dbt.assets import dbt_args, dbt_tests_reading_unbuilt_models, dbt_vars
+from occupancy_assets.lib.dbt_project import dbt_project
+from occupancy_assets_tests.conftest import make_settings
 
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
 

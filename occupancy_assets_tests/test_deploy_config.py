@@ -18,7 +18,7 @@ from dagster._core.instance.config import dagster_instance_config, dagster_insta
 from dagster._core.workspace.config_schema import ensure_workspace_config
 from dagster._serdes.config_class import class_from_code_pointer
 
-from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT
+from occupancy_assets.lib.settings import INSTANCE_CONFIG, REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
 INSTANCE_FILES = sorted(path.name for path in DEPLOY.glob("dagster*.yaml") if path != INSTANCE_CONFIG)  # production's
@@ -143,7 +143,7 @@ def test_dockerfile_copies_what_exists_and_installs_the_production_instance():
         for source in sources:
             assert (REPO_ROOT / source).exists(), source
     assert 'cp deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"' in dockerfile
-    assert "prepare-and-package --file occupancy_assets/dbt_project.py" in dockerfile
+    assert "prepare-and-package --file occupancy_assets/lib/dbt_project.py" in dockerfile
     ignored = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
     for needed in ("occupancy_assets", "dbt_project", "deploy", "setup.py", "constraints.txt"):
         assert needed not in ignored
@@ -152,7 +152,7 @@ def test_dockerfile_copies_what_exists_and_installs_the_production_instance():
 def test_cli_refreshes_a_local_instance_config_but_leaves_a_production_one_alone(tmp_path, monkeypatch):
     from dagster import DagsterInstance
 
-    from occupancy_assets import cli
+    from occupancy_assets.cli import main as cli
 
     ephemeral = DagsterInstance.ephemeral()  # the config file is what is under test, not the instance
     monkeypatch.setattr(DagsterInstance, "get", staticmethod(lambda: ephemeral))

@@ -14,13 +14,12 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
+from occupancy_assets.cli.launch import run_daily_job
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.demo_data import generate_portfolio
-from occupancy_assets.launch import run_daily_job
-from occupancy_assets.settings import REPO_ROOT, today_jst
-from occupancy_assets.warehouse import Warehouse
-
-from .conftest import load_staging, make_settings
+from occupancy_assets.demo.portfolio import generate_portfolio
+from occupancy_assets.lib.settings import REPO_ROOT, today_jst
+from occupancy_assets.lib.warehouse import Warehouse
+from occupancy_assets_tests.conftest import load_staging, make_settings
 
 VENDORED = Path(__file__).with_name("seed_operational_sql.sql")
 SHARED = REPO_ROOT.parent / "shared" / "seed_operational_sql.sql"

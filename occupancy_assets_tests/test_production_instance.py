@@ -28,16 +28,15 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from occupancy_assets.cli.launch import run_daily_job
+from occupancy_assets.cli.status import latest_check_problems
 from occupancy_assets.definitions import build_definitions
-from occupancy_assets.keys import DAILY_JOB, OCCUPANCY_KEY, SEED_KEYS, SILVER_KEY, WAREHOUSE_POOL
-from occupancy_assets.launch import run_daily_job
-from occupancy_assets.partitions import partition_key
-from occupancy_assets.settings import REPO_ROOT
-from occupancy_assets.status import latest_check_problems
-from occupancy_assets.warehouse import Warehouse
-
-from .conftest import IN_CI, load_staging, make_settings
-from .worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
+from occupancy_assets.lib.names import DAILY_JOB, OCCUPANCY_KEY, SEED_KEYS, SILVER_KEY, WAREHOUSE_POOL
+from occupancy_assets.lib.partitions import partition_key
+from occupancy_assets.lib.settings import REPO_ROOT
+from occupancy_assets.lib.warehouse import Warehouse
+from occupancy_assets_tests.conftest import IN_CI, load_staging, make_settings
+from occupancy_assets_tests.worked_example import AS_OF, SNAPSHOT_DATES, staging_frames
 
 DEPLOY_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
 PG_HOST = os.environ.get("OCCUPANCY_TEST_PG_HOST", "127.0.0.1")
@@ -198,7 +197,7 @@ def test_the_cli_uses_the_production_instance(production_home):
     even when the repo's local dagster.yaml is newer) and records its runs in PostgreSQL."""
     from dagster_postgres import PostgresRunStorage
 
-    from occupancy_assets import cli
+    from occupancy_assets.cli import main as cli
 
     config = production_home / "dagster.yaml"
     os.utime(config, (0, 0))

@@ -18,8 +18,8 @@ from dagster import DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from occupancy_assets.settings import REPO_ROOT, today_jst
-from occupancy_assets.warehouse import Warehouse
+from occupancy_assets.lib.settings import REPO_ROOT, today_jst
+from occupancy_assets.lib.warehouse import Warehouse
 
 PASSWORD = "Pw9f3kqSecretX71"
 USER = "occ_secret_test"

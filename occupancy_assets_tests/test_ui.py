@@ -25,9 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from occupancy_assets.settings import INSTANCE_CONFIG, REPO_ROOT, today_jst
-
-from .conftest import IN_CI
+from occupancy_assets.lib.settings import INSTANCE_CONFIG, REPO_ROOT, today_jst
+from occupancy_assets_tests.conftest import IN_CI
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 VENV_BIN = Path(sys.executable).parent
@@ -210,7 +209,7 @@ def ui(tmp_path_factory):
         "PATH": path_without_venv,
     }
     subprocess.run(
-        [sys.executable, "-m", "occupancy_assets.cli", "demo-data", "--rooms", str(ROOMS),
+        [sys.executable, "-m", "occupancy_assets.cli.main", "demo-data", "--rooms", str(ROOMS),
          "--history-start", start.isoformat(), "--today", today.isoformat()],
         cwd=REPO_ROOT, env=env, check=True, capture_output=True,
     )

@@ -6,10 +6,15 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from occupancy_assets.launch import run_daily_job
-from occupancy_assets.occupancy_metrics import compute_and_write
-
-from .worked_example import AS_OF, EXPECTED_DAILY, EXPECTED_MONTH_END, EXPECTED_SILVER, SNAPSHOT_DATES
+from occupancy_assets.cli.launch import run_daily_job
+from occupancy_assets.defs.occupancy.assets import compute_and_write
+from occupancy_assets_tests.worked_example import (
+    AS_OF,
+    EXPECTED_DAILY,
+    EXPECTED_MONTH_END,
+    EXPECTED_SILVER,
+    SNAPSHOT_DATES,
+)
 
 
 def _date(value) -> dt.date:
@@ -119,7 +124,7 @@ def test_an_old_partition_rewrites_its_observed_rows_only(example_warehouse):
 
 def test_each_partition_materialization_carries_its_own_kpis(example_warehouse):
     """What the UI plots by partition: the build's one run wrote every date, each with its values."""
-    from occupancy_assets.keys import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
+    from occupancy_assets.lib.names import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY
 
     _, _, _, instance = example_warehouse
 

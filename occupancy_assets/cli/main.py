@@ -1,0 +1,288 @@
+"""`occupancy-kpi`: the operator's command line (see README "Operating it")."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+
+from occupancy_assets.lib.settings import INSTANCE_CONFIG, REPO_ROOT, Settings, SettingsError, today_jst
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _instance():
+    """The Dagster instance in $DAGSTER_HOME (default .dagster/ in the repo), so CLI runs show in the UI."""
+    from dagster import DagsterInstance
+
+    home = os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster"))
+    os.makedirs(home, exist_ok=True)
+    config = os.path.join(home, "dagster.yaml")
+    # as `make` does: install the repo's instance config, and refresh it when the repo's is newer;
+    # any other instance config (production: deploy/dagster.yaml) is the operator's and left alone
+    if not os.path.exists(config) or (
+        _is_local_instance_config(config) and os.path.getmtime(INSTANCE_CONFIG) > os.path.getmtime(config)
+    ):
+        with open(INSTANCE_CONFIG) as src, open(config, "w") as dst:
+            dst.write(src.read())
+    from occupancy_assets.cli.launch import ensure_pool_limit
+
+    instance = DagsterInstance.get()
+    ensure_pool_limit(instance)
+    return instance
+
+
+def _is_local_instance_config(path: str) -> bool:
+    """A copy of (any version of) the repo's deploy/dagster.local.yaml: every one opens with this comment."""
+    with open(path) as handle:
+        return handle.readline().startswith("# Local Dagster instance")
+
+
+def _definitions(settings: Settings):
+    from occupancy_assets.definitions import build_definitions
+
+    return build_definitions(settings)
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from occupancy_assets.defs.staging.tables import STAGING_TABLES
+    from occupancy_assets.demo.portfolio import DEFAULT_ROOMS, DEFAULT_SEED, generate_portfolio, summarize
+    from occupancy_assets.lib.resources import open_warehouse
+
+    rooms = args.rooms or DEFAULT_ROOMS
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    history_start = args.history_start or settings.history_start
+    today = args.today or today_jst()
+    wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before the generation
+    started = time.perf_counter()
+    frames = generate_portfolio(rooms=rooms, seed=seed, history_start=history_start, today=today)
+    generated = time.perf_counter()
+    wh.replace_tables("staging", STAGING_TABLES, frames)
+    loaded = time.perf_counter()
+    summary = summarize(frames)
+    print(f"demo portfolio: {rooms:,} rooms, seed {seed}, history {history_start} .. {today} -> {wh!r}")
+    for table, count in summary["rows"].items():
+        print(f"  staging.{table}: {count:,} rows")
+    print(f"  snapshots: {summary['snapshot_date_min']} .. {summary['snapshot_date_max']} ({summary['snapshot_days']} days)")
+    print(f"  generated in {generated - started:.1f} s, loaded in {loaded - generated:.1f} s")
+    return 0
+
+
+def _run_range(settings: Settings, start: dt.date, end: dt.date) -> int:
+    """One run of the daily job over [start, end] in this process; prints its outcome."""
+    from occupancy_assets.cli.launch import run_daily_job
+    from occupancy_assets.lib.resources import open_warehouse
+
+    wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before anything loads
+    outcome = run_daily_job(_definitions(settings), _instance(), wh, start, end)
+    print("  " + outcome.describe().replace("\n", "\n  "))
+    return 0 if outcome.success else 1
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    end = args.end or today_jst()
+    start = args.start or settings.history_start
+    print(f"backfill {start} .. {end}: one run of the daily job over the range (projections if {end} is the newest dump)")
+    return _run_range(settings, start, end)
+
+
+def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
+    target = args.target_date or today_jst()
+    print(f"daily pipeline for {target}")
+    return _run_range(settings, target, target)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    today = args.today or today_jst()
+    demo_args = argparse.Namespace(rooms=args.rooms, seed=args.seed, history_start=None, today=today)
+    if cmd_demo_data(demo_args, settings):
+        return 1
+    started = time.perf_counter()
+    code = cmd_backfill(argparse.Namespace(start=settings.history_start, end=today), settings)
+    print(f"  pipeline finished in {time.perf_counter() - started:.1f} s")
+    from occupancy_assets.cli.report import print_kpi_card
+    from occupancy_assets.cli.status import run_status
+
+    print_kpi_card(settings)
+    print()
+    run_status(settings, today=today, instance=_instance())  # informational: the exit code is the pipeline's
+    return code
+
+
+def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
+    """Archive one month (--month) or every month older than the retention still in silver, through
+    the archive job (the same runs the monthly schedule launches)."""
+    from occupancy_assets.defs.archive.assets import ARCHIVE_JOB, months_due
+    from occupancy_assets.defs.archive.months import ArchiveError, check_archivable
+    from occupancy_assets.defs.archive.runs import run_archive
+    from occupancy_assets.lib.resources import open_warehouse
+
+    today = args.today or today_jst()
+    defs = _definitions(settings)
+    partition_keys = defs.resolve_job_def(ARCHIVE_JOB).partitions_def.get_partition_keys()
+    if args.month:
+        if args.month not in partition_keys:
+            try:
+                check_archivable(args.month, today, settings.retention_months)
+            except ArchiveError as err:
+                print(f"archive {args.month}: refused - {err}")
+                return 1
+            history = f"{partition_keys[0]} .. {partition_keys[-1]}"
+            print(f"archive {args.month}: refused - not a month of the history ({history})")
+            return 1
+        months = [args.month]
+    else:
+        months = months_due(open_warehouse(settings), settings, today, partition_keys)
+        if not months:
+            print(
+                f"nothing to archive: no month older than the retention of {settings.retention_months} months "
+                f"has rows in silver (today {today})"
+            )
+            return 0
+    print(f"archive {', '.join(months)} (retention {settings.retention_months} months, today {today})")
+    runs = run_archive(defs, _instance(), months, today=today)
+    for run in runs:
+        print("  " + run.describe())
+    return 0 if all(run.success for run in runs) else 1
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Load an archived month back into silver through the restore job."""
+    from occupancy_assets.defs.archive.runs import run_restore
+
+    run = run_restore(_definitions(settings), _instance(), args.month)
+    print("restore " + run.describe())
+    return 0 if run.success else 1
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from occupancy_assets.cli.report import print_kpi_card
+    from occupancy_assets.cli.status import run_status
+
+    print_kpi_card(settings)  # the card with the forecast and the emptiest houses, then the health report
+    return run_status(settings, instance=_instance())
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from occupancy_assets.cli.status import run_verify
+
+    return run_verify(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="occupancy-kpi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo-data", help="write the synthetic demo portfolio into staging (replacing it)")
+    p.add_argument("--rooms", type=int, help="number of rooms (default: full scale, 16,108)")
+    p.add_argument("--seed", type=int, help="random seed (same arguments give identical tables)")
+    p.add_argument("--history-start", type=_date, help="first snapshot date (default OCCUPANCY_HISTORY_START)")
+    p.add_argument("--today", type=_date, help="last snapshot date (default: today in Asia/Tokyo)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("demo", help="demo data + the whole pipeline on the configured (default: embedded) warehouse")
+    p.add_argument("--rooms", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--today", type=_date)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("backfill", help="rebuild silver and gold for a date range through Dagster, with the checks")
+    p.add_argument("--start", type=_date, help="first date (default OCCUPANCY_HISTORY_START)")
+    p.add_argument("--end", type=_date, help="last date (default: today in Asia/Tokyo)")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("daily", help="the daily pipeline for one target date, as the schedule runs it")
+    p.add_argument("--target-date", type=_date, help="default: today in Asia/Tokyo")
+    p.set_defaults(func=cmd_daily)
+
+    p = sub.add_parser(
+        "status", help="coverage, freshness, violations, gaps, failed checks; non-zero exit if attention needed"
+    )
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "archive", help="archive silver months older than the retention to Parquet (verified, then deleted)"
+    )
+    p.add_argument(
+        "--month", help="YYYY-MM (default: every month older than OCCUPANCY_RETENTION_MONTHS still in silver)"
+    )
+    p.add_argument("--today", type=_date, help="judge the retention as of this date (default: today in Asia/Tokyo)")
+    p.set_defaults(func=cmd_archive)
+
+    p = sub.add_parser("restore", help="load an archived month back into silver, row for row")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("verify", help="release sign-off: version alignment and reference guardrails")
+    p.set_defaults(func=cmd_verify)
+    return parser
+
+
+def _check_dates(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> None:
+    """Dates that cannot name a partition are argument errors (exit 2), said before anything runs."""
+    today = today_jst()
+    if args.command == "backfill":
+        start, end = args.start or settings.history_start, args.end or today
+        if start < settings.history_start:
+            parser.error(f"--start {start} is before the history start {settings.history_start} (OCCUPANCY_HISTORY_START)")
+        if end > today:
+            parser.error(f"--end {end} is after today {today} (Asia/Tokyo): there is no partition for it yet")
+        if end < start:
+            parser.error(f"--end {end} is before --start {start}")
+    if args.command == "daily" and args.target_date is not None:
+        if args.target_date > today:
+            parser.error(f"--target-date {args.target_date} is after today {today} (Asia/Tokyo): there is no partition for it yet")
+        if args.target_date < settings.history_start:
+            parser.error(
+                f"--target-date {args.target_date} is before the history start {settings.history_start} (OCCUPANCY_HISTORY_START)"
+            )
+
+
+#: Commands that write a warehouse from nothing: a DuckDB file's missing folder is created, not refused.
+CREATES_WAREHOUSE = ("demo", "demo-data")
+
+
+def _error(err: Exception) -> int:
+    """`occupancy-kpi: error: ...`, one line per line of the message (a SettingsError: per variable); exit 2."""
+    for line in str(err).splitlines() or [type(err).__name__]:
+        print(f"occupancy-kpi: error: {line}", file=sys.stderr)
+    return 2
+
+
+def _check_reachable(settings: Settings) -> None:
+    """A MySQL warehouse given by URL is connected to before Dagster is imported (seconds on a busy
+    machine), so a wrong password or a host that does not answer is said at once. Aurora's URL needs
+    the secret, fetched through dagster-aws: the commands check it when they open the warehouse."""
+    from occupancy_assets.lib.warehouse import Warehouse, check_connection
+
+    if not settings.aurora_secret_arn:
+        wh = Warehouse(settings.warehouse_url, settings.schema_prefix)
+        if wh.dialect == "mysql":
+            check_connection(wh)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        # the environment is judged before anything runs (and before the dates, which need it)
+        settings = Settings.from_env(may_create_warehouse=args.command in CREATES_WAREHOUSE)
+    except SettingsError as err:
+        return _error(err)
+    _check_dates(parser, args, settings)
+    try:
+        _check_reachable(settings)
+        return args.func(args, settings)
+    except (ValueError, RuntimeError) as err:
+        return _error(err)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

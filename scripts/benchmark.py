@@ -119,8 +119,8 @@ class Scenario:
 
     def __post_init__(self):
         from occupancy_assets.definitions import build_definitions
-        from occupancy_assets.settings import Settings
-        from occupancy_assets.warehouse import Warehouse
+        from occupancy_assets.lib.settings import Settings
+        from occupancy_assets.lib.warehouse import Warehouse
 
         self.settings = dataclasses.replace(
             Settings.from_env({}),
@@ -134,7 +134,7 @@ class Scenario:
         self.defs = build_definitions(self.settings)
 
     def load(self, frames) -> float:
-        from occupancy_assets.staging_tables import STAGING_TABLES
+        from occupancy_assets.defs.staging.tables import STAGING_TABLES
 
         started = time.perf_counter()
         self.wh.replace_tables("staging", STAGING_TABLES, frames)
@@ -145,7 +145,7 @@ class Scenario:
 
     def kpi_window(self) -> Callable[[], object]:
         """The daily window of the KPI step: [T - lookback, T + forward], as_of = T."""
-        from occupancy_assets.occupancy_metrics import compute_and_write
+        from occupancy_assets.defs.occupancy.assets import compute_and_write
 
         t = self.today
         return lambda: compute_and_write(
@@ -216,8 +216,8 @@ def add_jobs(report: Report, section: str, jobs: list[dict]) -> None:
 def history_one_day(scenario: Scenario, instance) -> tuple[Callable[[], None], list[dict]]:
     """The daily dbt models (silver, first applications, month-end, property: one `dbt build`, with
     their tests) on partition T alone, as a one-asset re-run from the UI would."""
-    from occupancy_assets.keys import DAILY_JOB, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY, SILVER_KEY
-    from occupancy_assets.launch import summarize
+    from occupancy_assets.cli.launch import summarize
+    from occupancy_assets.lib.names import DAILY_JOB, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY, SILVER_KEY
 
     summaries = []
     keys = [SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY]
@@ -237,7 +237,7 @@ def history_one_day(scenario: Scenario, instance) -> tuple[Callable[[], None], l
 def kpi_statements(scenario: Scenario, repeat: int) -> dict[str, float]:
     """Median time of each read statement of the KPI step for the daily window, each on a fresh
     connection as the step opens one (DuckDB: a cold file), to show which part depends on history."""
-    from occupancy_assets import kpi_sql
+    from occupancy_assets.defs.occupancy import sql as kpi_sql
 
     t = scenario.today
     statements = {
@@ -281,8 +281,8 @@ def statement_note(costs: dict) -> str:
 
 
 def bench_duckdb_full(report: Report, args, tmp: Path, instance) -> dict:
-    from occupancy_assets.launch import run_daily_job
-    from occupancy_assets.demo_data import DEFAULT_HISTORY_START, DEFAULT_SEED, generate_portfolio
+    from occupancy_assets.cli.launch import run_daily_job
+    from occupancy_assets.demo.portfolio import DEFAULT_HISTORY_START, DEFAULT_SEED, generate_portfolio
 
     t = args.today
     history_start = months_before(t, args.history_months) if args.history_months else DEFAULT_HISTORY_START
@@ -350,8 +350,8 @@ def bench_duckdb_full(report: Report, args, tmp: Path, instance) -> dict:
 def bench_constant_time(report: Report, args, tmp: Path, instance) -> dict:
     import pandas as pd
 
-    from occupancy_assets.launch import run_daily_job
-    from occupancy_assets.demo_data import DEFAULT_SEED, generate_portfolio
+    from occupancy_assets.cli.launch import run_daily_job
+    from occupancy_assets.demo.portfolio import DEFAULT_SEED, generate_portfolio
 
     t = args.today
     short, long = args.compare_months
@@ -400,10 +400,8 @@ def bench_constant_time(report: Report, args, tmp: Path, instance) -> dict:
 def bench_mysql(report: Report, args, instance) -> dict:
     import sqlalchemy as sa
 
-    from occupancy_assets.launch import run_daily_job
-    from occupancy_assets.demo_data import DEFAULT_SEED, generate_portfolio
-
-    from occupancy_assets.demo_data import DEFAULT_HISTORY_START
+    from occupancy_assets.cli.launch import run_daily_job
+    from occupancy_assets.demo.portfolio import DEFAULT_HISTORY_START, DEFAULT_SEED, generate_portfolio
 
     t = args.today
     if args.mysql_full:  # part 1's portfolio and history
@@ -519,7 +517,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from occupancy_assets.settings import today_jst
+    from occupancy_assets.lib.settings import today_jst
 
     if args.today > today_jst():
         raise SystemExit(f"--today {args.today} is after today in Asia/Tokyo: its partition does not exist yet")

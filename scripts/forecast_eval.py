@@ -19,10 +19,11 @@ import time
 
 import pandas as pd
 
-from occupancy_assets import forecast, forecast_sql
-from occupancy_assets.forecast_asset import _bounds, load_history, params_from_settings
-from occupancy_assets.resources import warehouse_resource
-from occupancy_assets.settings import Settings
+from occupancy_assets.defs.forecast import model as forecast
+from occupancy_assets.defs.forecast import sql as forecast_sql
+from occupancy_assets.defs.forecast.assets import _bounds, load_history, params_from_settings
+from occupancy_assets.lib.resources import warehouse_resource
+from occupancy_assets.lib.settings import Settings
 
 
 def main() -> None:

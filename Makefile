@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install demo test dev lock clean bench bench-mysql
+.PHONY: install demo test dev lock clean bench bench-mysql lint
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: install
 ## The whole test suite (MySQL tests skip locally without a server; CI=true makes them required).
 test: install
 	$(BIN)/pytest
+
+## Lint and the layering contract (also run by make test: occupancy_assets_tests/test_layers.py).
+lint: install
+	$(BIN)/ruff check occupancy_assets occupancy_assets_tests scripts
+	$(BIN)/lint-imports
 
 ## The Dagster UI on http://127.0.0.1:3000
 dev: install

@@ -25,8 +25,11 @@ setup(
         "pyarrow==26.0.1",
         "tabulate==0.10.0",
     ],
-    # moto[server]: a real S3 API on 127.0.0.1 for the archive tests (occupancy_assets_tests/test_archive.py);
-    # playwright: drives the system's Chromium in the UI test (test_ui.py; never `playwright install`)
-    extras_require={"dev": ["pytest==9.2.0", "moto[server]==5.2.5", "playwright==1.65.2"]},
+    # moto[server]: a real S3 API on 127.0.0.1 for the archive tests (occupancy_assets_tests/defs/archive/test_archive.py);
+    # playwright: drives the system's Chromium in the UI test (test_ui.py; never `playwright install`);
+    # import-linter: the layering contract in pyproject.toml (test_layers.py); ruff: lint (make lint)
+    extras_require={
+        "dev": ["pytest==9.2.0", "moto[server]==5.2.5", "playwright==1.65.2", "import-linter==2.17", "ruff==0.17.6"]
+    },
     entry_points={"console_scripts": ["occupancy-kpi=occupancy_assets.cli.main:main"]},
 )

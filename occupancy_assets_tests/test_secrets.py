@@ -38,7 +38,7 @@ query {
 """
 
 
-def _files_mentioning(root: Path, needle: bytes, since: float) -> list[str]:
+def files_mentioning(root: Path, needle: bytes, since: float) -> list[str]:
     hits = []
     for path in root.rglob("*"):
         if path.is_file() and path.stat().st_mtime >= since - 1 and needle in path.read_bytes():
@@ -95,7 +95,7 @@ def test_the_password_appears_nowhere(mysql_url, tmp_path, monkeypatch):
     needle = PASSWORD.encode()
     assert not [i for i, out in enumerate(outputs) if PASSWORD in out]
     assert PASSWORD not in shown
-    assert _files_mentioning(home, needle, started) == []
+    assert files_mentioning(home, needle, started) == []
     for folder in ("target", "logs"):
         if (REPO_ROOT / "dbt_project" / folder).exists():
-            assert _files_mentioning(REPO_ROOT / "dbt_project" / folder, needle, started) == []
+            assert files_mentioning(REPO_ROOT / "dbt_project" / folder, needle, started) == []

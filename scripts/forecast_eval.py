@@ -21,7 +21,7 @@ import pandas as pd
 
 from occupancy_assets.defs.forecast import model as forecast
 from occupancy_assets.defs.forecast import sql as forecast_sql
-from occupancy_assets.defs.forecast.assets import _bounds, load_history, params_from_settings
+from occupancy_assets.defs.forecast.assets import forecast_bounds, load_history, params_from_settings
 from occupancy_assets.lib.resources import warehouse_resource
 from occupancy_assets.lib.settings import Settings
 
@@ -34,7 +34,7 @@ def main() -> None:
     settings = Settings.from_env()
     wh = warehouse_resource(settings).warehouse()
     base = params_from_settings(settings)
-    first, last = _bounds(wh, dt.date(9999, 12, 31))
+    first, last = forecast_bounds(wh, dt.date(9999, 12, 31))
     started = time.perf_counter()
     history = load_history(wh, first_as_of=first, last_as_of=last, params=base)
     print(f"{wh!r}: history {first} .. {last}, loaded in {time.perf_counter() - started:.1f} s")

@@ -29,10 +29,10 @@ from dagster import (
     Definitions,
     RunsFilter,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from occupancy_assets.defs.daily.job import daily_selection
 from occupancy_assets.defs.dbt.failures import BOOKKEEPING_KEYS
+from occupancy_assets.lib.dagster_internals import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from occupancy_assets.lib.dead_runs import fail_dead_runs, process_tags
 from occupancy_assets.lib.names import DAILY_JOB, WAREHOUSE_POOL
 from occupancy_assets.lib.partitions import partition_key
@@ -293,7 +293,7 @@ def run_daily_job(
 
 def _runs_of(instance: DagsterInstance, day: dt.date, limit: int | None = None) -> list:
     """Run records of the daily job for partition T, newest first."""
-    from dagster._core.storage.tags import PARTITION_NAME_TAG
+    from occupancy_assets.lib.dagster_internals import PARTITION_NAME_TAG
 
     return list(instance.get_run_records(
         filters=RunsFilter(job_name=DAILY_JOB, tags={PARTITION_NAME_TAG: partition_key(day)}), limit=limit

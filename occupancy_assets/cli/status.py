@@ -215,7 +215,8 @@ def collect_status(
 def latest_check_problems(instance, check_keys, settings: Settings) -> tuple[int, list[CheckProblem]]:
     """(checks with an evaluation, problems) from each check's latest execution in the instance."""
     from dagster import DagsterRunStatus
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    from occupancy_assets.lib.dagster_internals import AssetCheckExecutionRecordStatus
 
     if check_keys is None:
         from occupancy_assets.definitions import build_definitions

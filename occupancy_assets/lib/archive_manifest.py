@@ -38,7 +38,7 @@ manifest_table = sa.Table(
 # -- manifest ------------------------------------------------------------------------------------
 
 
-def _manifest(wh: Warehouse) -> sa.Table:
+def manifest_sa_table(wh: Warehouse) -> sa.Table:
     return manifest_table.to_metadata(sa.MetaData(), schema=wh.schema("silver"))
 
 
@@ -53,7 +53,7 @@ def _manifest_exists(wh: Warehouse, conn: Connection) -> bool:
 def manifest_entry(wh: Warehouse, conn: Connection, month: str) -> dict | None:
     if not _manifest_exists(wh, conn):
         return None
-    table = _manifest(wh)
+    table = manifest_sa_table(wh)
     row = conn.execute(sa.select(table).where(table.c.month == month)).mappings().first()
     return dict(row) if row else None
 

@@ -27,11 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
-from dagster._core.events import JobFailureData, RunFailureReason
-from dagster._core.storage.tags import (
+
+from occupancy_assets.lib.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
+    JobFailureData,
+    RunFailureReason,
 )
 
 PID_TAG = "occupancy/pid"

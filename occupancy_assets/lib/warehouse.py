@@ -93,7 +93,7 @@ class Warehouse:
 
         Only schema identifiers are substituted; values are always bound parameters.
         """
-        return sa.text(sql.format(**{layer: self._quote(self.schema(layer)) for layer in (*LAYERS, "audit")}))
+        return sa.text(sql.format(**{layer: self.quote(self.schema(layer)) for layer in (*LAYERS, "audit")}))
 
     @property
     def duckdb_path(self) -> Path:
@@ -207,14 +207,14 @@ class Warehouse:
     def ensure_schemas(self) -> None:
         with self.engine.begin() as conn:
             for layer in (*LAYERS, "audit"):
-                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self._quote(self.schema(layer))}"))
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.schema(layer))}"))
 
     def drop_schemas(self) -> None:
         """Drop all three layers and dbt's stored test failures (tests only)."""
         with self.engine.begin() as conn:
             for schema in [*(self.schema(layer) for layer in LAYERS), self.schema_prefix + AUDIT_SCHEMA]:
                 cascade = " CASCADE" if self.dialect == "duckdb" else ""
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self._quote(schema)}{cascade}"))
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self.quote(schema)}{cascade}"))
 
     def table_exists(self, layer: str, name: str) -> bool:
         return bool(self.columns(layer, name))
@@ -238,9 +238,9 @@ class Warehouse:
                 tables[name].drop(conn, checkfirst=True)
             for name, table in tables.items():
                 table.create(conn)
-                self._bulk_insert(conn, layer, table, frames[name])
+                self.bulk_insert(conn, layer, table, frames[name])
 
-    def _bulk_insert(self, conn: Connection, layer: str, table: sa.Table, frame: pd.DataFrame) -> None:
+    def bulk_insert(self, conn: Connection, layer: str, table: sa.Table, frame: pd.DataFrame) -> None:
         columns = [c.name for c in table.columns]
         frame = frame[columns]
         if self.dialect == "duckdb":
@@ -248,7 +248,7 @@ class Warehouse:
             raw.register("_bulk_frame", frame)
             try:
                 raw.execute(
-                    f"INSERT INTO {self._quote(self.schema(layer))}.{self._quote(table.name)} "
+                    f"INSERT INTO {self.quote(self.schema(layer))}.{self.quote(table.name)} "
                     f"SELECT * FROM _bulk_frame"
                 )
             finally:
@@ -273,21 +273,21 @@ class Warehouse:
         pk = [c.name for c in table.primary_key.columns]
         if pk and len(frame) > 1:
             frame = frame.sort_values(pk, kind="stable", ignore_index=True)
-        target = f"{self._quote(self.schema(layer))}.{self._quote(table.name)}"
+        target = f"{self.quote(self.schema(layer))}.{self.quote(table.name)}"
         conn.exec_driver_sql("SET SESSION unique_checks = 0, foreign_key_checks = 0")
         indexes = list(table.indexes)
         try:
             for index in indexes:
-                conn.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {self._quote(index.name)}")
+                conn.exec_driver_sql(f"ALTER TABLE {target} DROP INDEX {self.quote(index.name)}")
             if len(frame):
                 if self._mysql_local_infile_allowed(conn):
                     self._mysql_load_data(conn, target, frame)
                 else:
                     self._mysql_multirow_insert(conn, target, frame)
             for index in indexes:
-                cols = ", ".join(self._quote(c.name) for c in index.columns)
+                cols = ", ".join(self.quote(c.name) for c in index.columns)
                 unique = "UNIQUE " if index.unique else ""
-                conn.exec_driver_sql(f"ALTER TABLE {target} ADD {unique}INDEX {self._quote(index.name)} ({cols})")
+                conn.exec_driver_sql(f"ALTER TABLE {target} ADD {unique}INDEX {self.quote(index.name)} ({cols})")
         finally:
             conn.exec_driver_sql("SET SESSION unique_checks = 1, foreign_key_checks = 1")
 
@@ -305,7 +305,7 @@ class Warehouse:
                 for start in range(0, len(frame), _LOAD_CHUNK_ROWS):
                     tmp.write(mysql_load_data_lines(frame.iloc[start : start + _LOAD_CHUNK_ROWS]))
                 tmp.close()
-                columns = ", ".join(self._quote(c) for c in frame.columns)
+                columns = ", ".join(self.quote(c) for c in frame.columns)
                 path_literal = path.replace("\\", "\\\\").replace("'", "\\'")
                 loaded = cursor.execute(
                     f"LOAD DATA LOCAL INFILE '{path_literal}' INTO TABLE {target} CHARACTER SET utf8mb4 "
@@ -326,7 +326,7 @@ class Warehouse:
                 os.unlink(path)
 
     def _mysql_multirow_insert(self, conn: Connection, target: str, frame: pd.DataFrame) -> None:
-        columns = ", ".join(self._quote(c) for c in frame.columns)
+        columns = ", ".join(self.quote(c) for c in frame.columns)
         placeholders = ", ".join(["%s"] * len(frame.columns))
         statement = f"INSERT INTO {target} ({columns}) VALUES ({placeholders})"
         cursor = conn.connection.driver_connection.cursor()
@@ -340,9 +340,6 @@ class Warehouse:
             cursor.close()
 
     def quote(self, identifier: str) -> str:
-        return self._quote(identifier)
-
-    def _quote(self, identifier: str) -> str:
         return self.engine.dialect.identifier_preparer.quote_identifier(identifier)
 
     # -- dbt -------------------------------------------------------------------------------

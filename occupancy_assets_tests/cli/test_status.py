@@ -134,14 +134,14 @@ def test_status_lists_stuck_and_failed_runs(example_warehouse):
     """A run whose process is gone is listed as stuck (status only looks: the sensor or the CLI fails
     it); once failed it is listed as failed until its partition is run again. Both need attention."""
     from occupancy_assets.lib.dead_runs import fail_dead_runs
-    from occupancy_assets_tests.lib.test_dead_runs import _dead_pid_tags, _run_holding_the_pool
+    from occupancy_assets_tests.lib.test_dead_runs import dead_pid_tags, run_holding_the_pool
 
     wh, settings, *_ = example_warehouse
     with DagsterInstance.ephemeral() as instance:
         code, text = _run_status(settings, today=AS_OF, instance=instance, check_keys=[])
         assert code == 0 and "runs          none stuck, no failed run waiting to be run again" in text
 
-        run = _run_holding_the_pool(instance, _dead_pid_tags(), "2026-02-01")
+        run = run_holding_the_pool(instance, dead_pid_tags(), "2026-02-01")
         code, text = _run_status(settings, today=AS_OF, instance=instance, check_keys=[])
         assert code == 1 and "runs          1 stuck, 0 failed" in text
         assert f"    stuck: run {run.run_id[:8]} daily 2026-02-01 STARTED, 0m ago: process " in text

@@ -34,7 +34,7 @@ D = dt.date.fromisoformat
 FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
-def _dead_pid_tags() -> dict[str, str]:
+def dead_pid_tags() -> dict[str, str]:
     """process_tags of a process that existed (start time recorded) and has been killed and reaped."""
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     tags = process_tags(proc.pid)
@@ -43,7 +43,7 @@ def _dead_pid_tags() -> dict[str, str]:
     return tags
 
 
-def _run_holding_the_pool(instance, tags: dict[str, str], day: str = "2026-01-31") -> DagsterRun:
+def run_holding_the_pool(instance, tags: dict[str, str], day: str = "2026-01-31") -> DagsterRun:
     """A run of the daily job recorded as STARTED in the warehouse pool, as a CLI run is."""
     run = DagsterRun(
         job_name=DAILY_JOB, run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED,
@@ -61,9 +61,9 @@ def _failure_message(instance, run_id: str) -> str:
 
 
 def test_a_run_whose_process_is_gone_is_failed_and_frees_the_pool():
-    tags = _dead_pid_tags()
+    tags = dead_pid_tags()
     with DagsterInstance.ephemeral() as instance:
-        run = _run_holding_the_pool(instance, tags)
+        run = run_holding_the_pool(instance, tags)
         assert [r.run_id for r in runs_holding_the_pool(instance)] == [run.run_id]
         assert fail_dead_runs(instance, by="the test") == [run.run_id]
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
@@ -76,9 +76,9 @@ def test_a_run_whose_process_is_gone_is_failed_and_frees_the_pool():
 
 def test_a_live_process_and_another_hosts_run_are_left_alone():
     with DagsterInstance.ephemeral() as instance:
-        live = _run_holding_the_pool(instance, process_tags())
-        elsewhere = _run_holding_the_pool(instance, {**_dead_pid_tags(), HOST_TAG: "another-host"})
-        untagged = _run_holding_the_pool(instance, {})  # launched by the daemon: its code server watches it
+        live = run_holding_the_pool(instance, process_tags())
+        elsewhere = run_holding_the_pool(instance, {**dead_pid_tags(), HOST_TAG: "another-host"})
+        untagged = run_holding_the_pool(instance, {})  # launched by the daemon: its code server watches it
         assert fail_dead_runs(instance, by="the test") == []
         for run in (live, elsewhere, untagged):
             assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
@@ -89,7 +89,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_runs_process():
     """The run's pid now belongs to another process (this one): its start time tells them apart."""
     tags = {**process_tags(), PROCESS_START_TAG: "some-boot/12345"}
     with DagsterInstance.ephemeral() as instance:
-        run = _run_holding_the_pool(instance, tags)
+        run = run_holding_the_pool(instance, tags)
         assert fail_dead_runs(instance, by="the test") == [run.run_id]
 
 
@@ -97,7 +97,7 @@ def test_the_cli_does_not_wait_for_a_dead_run():
     """wait_for_the_pool (before every `occupancy-kpi daily/backfill`) fails the dead run and goes on."""
     said = []
     with DagsterInstance.ephemeral() as instance:
-        run = _run_holding_the_pool(instance, _dead_pid_tags())
+        run = run_holding_the_pool(instance, dead_pid_tags())
         wait_for_the_pool(instance, said.append)  # returns at once instead of waiting for ever
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
     assert any(f"run {run.run_id[:8]}" in line and "marked it failed" in line for line in said), said
@@ -109,7 +109,7 @@ def test_each_sensor_tick_fails_dead_runs(tmp_path):
     wh = Warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     load_staging(wh, staging_frames())
     with DagsterInstance.ephemeral() as instance:
-        run = _run_holding_the_pool(instance, _dead_pid_tags())
+        run = run_holding_the_pool(instance, dead_pid_tags())
         sensor_tick(wh, instance)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
         assert f"marked failed by the {SENSOR_NAME} sensor" in _failure_message(instance, run.run_id)
@@ -119,8 +119,8 @@ def test_stuck_and_failed_runs_for_status():
     """Dead process: stuck now; in progress for over an hour: stuck; failed and not run again: listed,
     until a newer run of the same partition follows (what `status` prints: test_status.py)."""
     with DagsterInstance.ephemeral() as instance:
-        dead = _run_holding_the_pool(instance, _dead_pid_tags(), "2026-01-30")
-        long = _run_holding_the_pool(instance, process_tags(), "2026-01-31")
+        dead = run_holding_the_pool(instance, dead_pid_tags(), "2026-01-30")
+        long = run_holding_the_pool(instance, process_tags(), "2026-01-31")
         now = dt.datetime.now(dt.timezone.utc)
         stuck = {p.run_id: p for p in dead_runs.stuck_runs(instance, now)}
         assert list(stuck) == [dead.run_id]
@@ -134,7 +134,7 @@ def test_stuck_and_failed_runs_for_status():
         assert "2026-01-30 FAILURE" in failed[0].describe()
 
 
-        newer = _run_holding_the_pool(instance, {}, "2026-01-30")  # the partition run again
+        newer = run_holding_the_pool(instance, {}, "2026-01-30")  # the partition run again
         instance.report_run_failed(newer)  # (whatever its outcome: the newest run of the partition counts)
         assert [p.run_id for p in dead_runs.recent_failures(instance)] == [newer.run_id]
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from occupancy_assets.lib.settings import REPO_ROOT, today_jst
 from occupancy_assets.lib.warehouse import Warehouse
-from occupancy_assets_tests.test_secrets import RESOURCES_QUERY, _files_mentioning
+from occupancy_assets_tests.test_secrets import RESOURCES_QUERY, files_mentioning
 
 REGION = "ap-northeast-1"
 AWS_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -151,10 +151,10 @@ def test_the_pipeline_runs_on_credentials_from_secrets_manager(
 
     assert [name for name, out in outputs.items() if password in out] == []
     assert password not in json.dumps(shown)
-    assert _files_mentioning(home, password.encode(), started) == []
+    assert files_mentioning(home, password.encode(), started) == []
     for folder in ("target", "logs"):
         if (REPO_ROOT / "dbt_project" / folder).exists():
-            assert _files_mentioning(REPO_ROOT / "dbt_project" / folder, password.encode(), started) == []
+            assert files_mentioning(REPO_ROOT / "dbt_project" / folder, password.encode(), started) == []
 
 
 def _resource_view(tmp_path, home) -> dict:

@@ -1,7 +1,7 @@
 {#- Each tenant-room pair's first day with status 4 or 5 (仮予約 / 初期賃料) over all history: what
     gold.occupancy_daily_metrics.applications counts (SPEC 7). Kept as its own small table so that
 
-    - archiving old silver months (occupancy_assets/archive.py) does not make old pairs look new:
+    - archiving old silver months (occupancy_assets/defs/archive/) does not make old pairs look new:
       the rows of a pair whose first application is in an archived month stay here;
     - the KPI step reads this table instead of a filtered scan of silver's whole history.
 

@@ -69,7 +69,7 @@ def sort_rows(table: pa.Table) -> pa.Table:
 
 
 def _quoted_columns(wh: Warehouse, schema: pa.Schema) -> str:
-    return ", ".join(wh._quote(name) for name in schema.names)
+    return ", ".join(wh.quote(name) for name in schema.names)
 
 
 def fetch_month(wh: Warehouse, conn: Connection, first: dt.date, last: dt.date, schema: pa.Schema) -> pa.Table:
@@ -146,7 +146,7 @@ def _normalize(value) -> int | str | None:
 
 def silver_fingerprint(wh: Warehouse, conn: Connection, first: dt.date, last: dt.date, schema: pa.Schema) -> dict:
     """The fingerprint of silver's rows of [first, last], computed by the warehouse itself."""
-    exprs = _fingerprint_exprs(schema, wh.dialect, wh._quote)
+    exprs = _fingerprint_exprs(schema, wh.dialect, wh.quote)
     sql = (
         "SELECT " + ", ".join(f"{expr} AS f{i}" for i, (_, expr) in enumerate(exprs))
         + f" FROM {{silver}}.{SILVER_TABLE} WHERE snapshot_date BETWEEN :first AND :last"

@@ -71,7 +71,7 @@ from occupancy_assets.defs.archive.months import (
     month_key,
 )
 from occupancy_assets.defs.archive.storage import ArchiveStore, object_key
-from occupancy_assets.lib.archive_manifest import ARCHIVED, RESTORED, _manifest, archived_months, manifest_entry
+from occupancy_assets.lib.archive_manifest import ARCHIVED, RESTORED, archived_months, manifest_entry, manifest_sa_table
 from occupancy_assets.lib.warehouse import Warehouse
 
 # -- archive -------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def _delete_verified_month(wh, month, first, last, schema, expected: ArchiveCont
         ).rowcount
         if deleted != silver_count:
             raise ArchiveError(f"deleting {month} removed {deleted} rows, not the {silver_count} verified: rolled back")
-        table = _manifest(wh)
+        table = manifest_sa_table(wh)
         table.create(conn, checkfirst=True)
         conn.execute(table.delete().where(table.c.month == month))
         dates = pc.min_max(content["snapshot_date"])
@@ -259,7 +259,7 @@ def optimize_silver(wh: Warehouse) -> str:
     try:
         with wh.engine.connect() as conn:
             if wh.dialect == "mysql":
-                table = f"{wh._quote(wh.schema('silver'))}.{wh._quote(SILVER_TABLE)}"
+                table = f"{wh.quote(wh.schema('silver'))}.{wh.quote(SILVER_TABLE)}"
                 conn.exec_driver_sql(f"OPTIMIZE TABLE {table}").fetchall()
                 conn.exec_driver_sql(f"ANALYZE TABLE {table}").fetchall()
                 return "OPTIMIZE TABLE, ANALYZE TABLE"
@@ -327,7 +327,7 @@ def restore_month(wh: Warehouse, store: ArchiveStore, month: str, *, now: dt.dat
             raise ArchiveVerificationError(
                 f"after loading {uri}, silver's rows of {month} do not hash to {checksum}: rolled back"
             )
-        table = _manifest(wh)
+        table = manifest_sa_table(wh)
         conn.execute(table.update().where(table.c.month == month).values(state=RESTORED, restored_at=now))
     return RestoreOutcome(
         month, "restored",
@@ -338,7 +338,7 @@ def restore_month(wh: Warehouse, store: ArchiveStore, month: str, *, now: dt.dat
 
 
 def _insert_rows(wh: Warehouse, conn: Connection, rows: pa.Table) -> None:
-    target = f"{wh.render('{silver}').text}.{wh._quote(SILVER_TABLE)}"
+    target = f"{wh.render('{silver}').text}.{wh.quote(SILVER_TABLE)}"
     columns = _quoted_columns(wh, rows.schema)
     if wh.dialect == "duckdb":
         raw = conn.connection.driver_connection

@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from occupancy_assets.defs.archive.assets import ARCHIVE_JOB, ARCHIVE_OP, MONTH_TAG, RESTORE_JOB
+from occupancy_assets.lib.dagster_internals import FAILURE_PREFIX
 from occupancy_assets.lib.dead_runs import process_tags
 
 
@@ -44,7 +45,7 @@ def _month_run(result, month: str) -> MonthRun:
         if error is not None:
             errors.append((error.message or "").strip())
     failure = next((e for e in errors if e), "the run failed (see the Dagster run log)")
-    failure = failure.removeprefix("dagster._core.definitions.events.Failure: ")
+    failure = failure.removeprefix(FAILURE_PREFIX)
     return MonthRun(month, False, result.run_id, failure, metadata)
 
 

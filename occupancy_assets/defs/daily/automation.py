@@ -32,10 +32,10 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from occupancy_assets.defs.daily.job import daily_selection
 from occupancy_assets.defs.staging.assets import latest_snapshot_date
+from occupancy_assets.lib.dagster_internals import PARTITION_NAME_TAG
 from occupancy_assets.lib.dead_runs import fail_dead_runs
 from occupancy_assets.lib.names import OCCUPANCY_KEY
 from occupancy_assets.lib.partitions import partition_key

@@ -73,7 +73,7 @@ def _date(value) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def _bounds(wh: Warehouse, end: dt.date, conn=None) -> tuple[dt.date | None, dt.date | None]:
+def forecast_bounds(wh: Warehouse, end: dt.date, conn=None) -> tuple[dt.date | None, dt.date | None]:
     row = wh.read_sql(forecast_sql.BOUNDS, {"end_date": end}, conn=conn).iloc[0]
     first = None if pd.isna(row["first_date"]) else _date(row["first_date"])
     last = None if pd.isna(row["last_date"]) else _date(row["last_date"])
@@ -85,7 +85,7 @@ def load_history(
 ) -> forecast.History | None:
     """The observed levels and booked events the as-of dates [first_as_of, last_as_of] need:
     snapshots from first_as_of - learn_days - forward_days (bounded, whatever the history length)."""
-    first, _ = _bounds(wh, last_as_of, conn)
+    first, _ = forecast_bounds(wh, last_as_of, conn)
     if first is None:
         return None
     horizon = params.forward_days
@@ -115,7 +115,7 @@ def compute_and_write(
     """Forecast every as-of date with a snapshot in the window; replace the window atomically."""
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     with wh.begin() as conn:
-        _, last = _bounds(wh, window_end, conn)
+        _, last = forecast_bounds(wh, window_end, conn)
         rows = pd.DataFrame(columns=forecast.COLUMNS)
         if last is not None and last >= window_start:
             history = load_history(wh, first_as_of=window_start, last_as_of=last, params=params, conn=conn)
@@ -125,7 +125,7 @@ def compute_and_write(
         table.create(conn, checkfirst=True)
         conn.execute(wh.render(forecast_sql.DELETE_WINDOW), {"start_date": window_start, "end_date": window_end})
         if len(rows):
-            wh._bulk_insert(conn, "gold", table, rows)  # DuckDB: native scan of the frame; MySQL: batched
+            wh.bulk_insert(conn, "gold", table, rows)  # DuckDB: native scan of the frame; MySQL: batched
     return rows
 
 
@@ -197,7 +197,7 @@ def backtest_result(wh: Warehouse, settings: Settings, today: dt.date | None = N
         return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"note": "nothing to score yet"})
     leads = forecast.BACKTEST_LEADS
     with wh.engine.connect() as conn:  # one connection for the three reads
-        _, latest = _bounds(wh, today or dt.date(9999, 12, 31), conn)
+        _, latest = forecast_bounds(wh, today or dt.date(9999, 12, 31), conn)
         if latest is None:
             return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN, metadata={"note": "nothing to score yet"})
         start = latest - dt.timedelta(days=params.learn_days - 1)

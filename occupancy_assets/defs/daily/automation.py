@@ -2,7 +2,8 @@
 both launching the `daily` job for partition T (one run does everything, jobs.py).
 
 Never twice for one T: both look for runs of T in the instance by Dagster's own partition tag
-(`dagster/partition`) before requesting one; run keys only de-duplicate within one sensor or
+(`dagster/partition`), and for a materialization of occupancy_daily_metrics for T (what a range run,
+a backfill or `occupancy-kpi demo`, leaves: it has no partition tag), before requesting one; run keys only de-duplicate within one sensor or
 schedule. One deliberate exception, so a late dump is never lost: when the 08:00 run had to go
 before T's dump landed, its occupancy_daily_metrics materialization records an `as_of` before T,
 and the sensor runs T once more when the dump arrives (run key `T/with-dump`).
@@ -126,17 +127,16 @@ def build_sensors(settings: Settings, job) -> list:
         runs = runs_for_partition(context.instance, latest)
         if any(run.status in IN_PROGRESS for run in runs):
             return SkipReason(f"dump {latest}: a run of it is in progress, looking again next tick")
-        if not runs:
+        as_of = built_as_of(context.instance, latest)  # also set when a range run (backfill, demo) built T
+        if not runs and as_of is None:
             request = daily_request(context, warehouse, latest, partition_key(latest), "sensor")
             return SensorResult(run_requests=[request], cursor=latest.isoformat())
-        as_of = built_as_of(context.instance, latest)
-        if runs[0].status == DagsterRunStatus.SUCCESS and as_of is not None and as_of < latest:
+        if (not runs or runs[0].status == DagsterRunStatus.SUCCESS) and as_of is not None and as_of < latest:
             context.log.info(f"the run of {latest} went before its dump landed (as_of {as_of}): running it again")
             request = daily_request(context, warehouse, latest, f"{partition_key(latest)}/with-dump", "sensor")
             return SensorResult(run_requests=[request], cursor=latest.isoformat())
-        return SensorResult(
-            skip_reason=SkipReason(f"dump {latest}: already run, {_describe(runs[0])}"), cursor=latest.isoformat()
-        )
+        done = _describe(runs[0]) if runs else f"built by a range run (as_of {as_of})"
+        return SensorResult(skip_reason=SkipReason(f"dump {latest}: already run, {done}"), cursor=latest.isoformat())
 
     return [staging_snapshot_sensor]
 
@@ -162,6 +162,8 @@ def build_schedules(settings: Settings, job) -> list:
             runs = runs_for_partition(context.instance, day)
             if runs:
                 return SkipReason(f"a run of {day} already exists: {_describe(runs[0])}")
+            if built_as_of(context.instance, day) is not None:
+                return SkipReason(f"{day} was already built by a range run (backfill, demo)")
             return daily_request(context, warehouse, day, request.run_key or partition_key(day), "schedule")
         return SkipReason("no partition to run")
 

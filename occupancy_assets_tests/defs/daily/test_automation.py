@@ -144,6 +144,19 @@ def test_schedule_is_0800_tokyo_and_targets_the_daily_job():
 
 
 @pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
+def test_a_date_a_range_run_built_is_never_run_again(example_warehouse):
+    """The fixture built [first snapshot, AS_OF] in one range run (as `occupancy-kpi demo` does): no
+    run carries AS_OF's partition tag, yet the sensor's first tick (no cursor, as in `make dev` right
+    after `make demo`) and the 08:00 schedule of AS_OF both see that AS_OF is built and launch nothing."""
+    wh, settings, defs, instance = example_warehouse
+    first = sensor_tick(wh, instance, cursor=None)
+    assert first.run_requests == [] and "built by a range run" in first.skip_message
+    assert first.cursor == AS_OF.isoformat()
+    at_eight = schedule_tick(wh, instance, AS_OF)
+    assert at_eight.run_requests == [] and "range run" in at_eight.skip_message
+
+
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
 def test_late_dump_runs_at_eight_and_once_more_when_the_dump_lands(example_warehouse):
     """02-02 08:00 without the 02-02 dump: the schedule's run projects from 02-01. The dump lands at
     09:00: the sensor runs 02-02 once more, now as of 02-02; then nothing asks for 02-02 again."""

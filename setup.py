@@ -29,7 +29,7 @@ setup(
     # playwright: drives the system's Chromium in the UI test (test_ui.py; never `playwright install`);
     # import-linter: the layering contract in pyproject.toml (test_layers.py); ruff: lint (make lint)
     extras_require={
-        "dev": ["pytest==9.2.0", "moto[server]==5.2.5", "playwright==1.65.2", "import-linter==2.17", "ruff==0.17.6"]
+        "dev": ["pytest==9.2.0", "aiosmtpd==1.4.6", "moto[server]==5.2.5", "playwright==1.65.2", "import-linter==2.17", "ruff==0.17.6"]
     },
     entry_points={"console_scripts": ["occupancy-kpi=occupancy_assets.cli.main:main"]},
 )

@@ -6,6 +6,7 @@ merges them with the shared resources, so tests can build a code location of the
 
 from dagster import Definitions, in_process_executor
 
+from occupancy_assets.defs.alerts import definitions as alerts
 from occupancy_assets.defs.archive import definitions as archive
 from occupancy_assets.defs.daily import definitions as daily
 from occupancy_assets.defs.dbt import definitions as dbt
@@ -16,7 +17,7 @@ from occupancy_assets.lib.resources import build_resources
 from occupancy_assets.lib.settings import Settings
 
 #: the domains of the graph, upstream first
-DOMAINS = (staging, dbt, occupancy, forecast, daily, archive)
+DOMAINS = (staging, dbt, occupancy, forecast, daily, archive, alerts)
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:

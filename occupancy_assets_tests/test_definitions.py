@@ -57,7 +57,7 @@ def describe(definitions: Definitions) -> dict:
             s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
             for s in definitions.schedules
         },
-        "sensors": {s.name: {"job": s.job_name, "interval_seconds": s.minimum_interval_seconds} for s in definitions.sensors},
+        "sensors": {s.name: {"job": s.job_name if s.targets else None, "interval_seconds": s.minimum_interval_seconds} for s in definitions.sensors},
         "resources": sorted(definitions.resources),
     }
 

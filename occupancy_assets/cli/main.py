@@ -176,6 +176,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return run_verify(settings)
 
 
+def cmd_alert_test(args: argparse.Namespace, settings: Settings) -> int:
+    """A test message on each configured alert channel; non-zero if one failed or none is set."""
+    from occupancy_assets.defs.alerts.sensors import send_test
+
+    lines = send_test(settings)
+    print("\n".join(lines))
+    return 0 if all(": sent" in line for line in lines) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="occupancy-kpi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="release sign-off: version alignment and reference guardrails")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("alert-test", help="send a test message on each configured alert channel (webhook, e-mail)")
+    p.set_defaults(func=cmd_alert_test)
     return parser
 
 

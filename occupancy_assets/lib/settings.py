@@ -137,6 +137,41 @@ class _Reader:
         return raw
 
 
+    def alert_url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        """An alert channel's URL (unset: the channel is off); shown without its secrets."""
+        raw = (self.env.get(name) or "").strip()
+        if not raw:
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 -- raises on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in schemes or not parts.hostname:
+            self.problems.append(f"{name}={redact_url(raw)!r}: expected a URL {' or '.join(s + '://host...' for s in schemes)}")
+            return None
+        return raw
+
+    def addresses(self, name: str) -> tuple[str, ...]:
+        """Comma-separated e-mail addresses, each with an @."""
+        raw = self.env.get(name) or ""
+        found = tuple(part.strip() for part in raw.split(",") if part.strip())
+        if any(not re.fullmatch(r"[^@\s,]+@[^@\s,]+", address) for address in found):
+            self._bad(name, raw, "comma-separated e-mail addresses (name@host)")
+            return ()
+        return found
+
+
+def redact_url(url: str) -> str:
+    """An alert URL as text for the UI, logs and messages: the password, and the path and query
+    (Slack's secret is in a webhook's path), replaced by *** (also in text that is not a URL)."""
+    url = _hide_password(url)
+    host = r"^([A-Za-z][\w+.-]*://[^/?#]+)" if "://" in url else r"^([^/?#]+)"
+    return re.sub(host + r"[/?#].+$", r"\1/***", url)
+
+
 def today_jst() -> dt.date:
     """'Today' is the Asia/Tokyo calendar date everywhere in this project."""
     return dt.datetime.now(TOKYO).date()
@@ -169,6 +204,15 @@ class Settings:
     archive_s3_prefix: str = "occupancy-kpi/archive"
     #: S3-compatible endpoint (tests: a local moto server); unset = AWS
     archive_s3_endpoint_url: str | None = None
+    #: alerts (defs/alerts): each channel is off unless its URL is set; both hold secrets
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    alert_smtp_url: str | None = field(default=None, repr=False)
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str = "occupancy-kpi@localhost"
+    #: the Dagster UI that alert messages link to
+    ui_base_url: str = "http://127.0.0.1:3000"
+    #: how often the alerts sensor looks at new events
+    alert_interval_seconds: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, may_create_warehouse: bool = False) -> "Settings":
@@ -201,9 +245,17 @@ class Settings:
             archive_s3_bucket=env.get("OCCUPANCY_ARCHIVE_S3_BUCKET") or None,
             archive_s3_prefix=env.get("OCCUPANCY_ARCHIVE_S3_PREFIX") or "occupancy-kpi/archive",
             archive_s3_endpoint_url=env.get("OCCUPANCY_ARCHIVE_S3_ENDPOINT_URL") or None,
+            alert_webhook_url=read.alert_url("OCCUPANCY_ALERT_WEBHOOK_URL", ("http", "https")),
+            alert_smtp_url=read.alert_url("OCCUPANCY_ALERT_SMTP_URL", ("smtp", "smtps")),
+            alert_email_to=read.addresses("OCCUPANCY_ALERT_EMAIL_TO"),
+            alert_email_from=(read.addresses("OCCUPANCY_ALERT_EMAIL_FROM") or ("occupancy-kpi@localhost",))[0],
+            ui_base_url=(read.alert_url("OCCUPANCY_UI_BASE_URL", ("http", "https")) or "http://127.0.0.1:3000").rstrip("/"),
+            alert_interval_seconds=read.integer("OCCUPANCY_ALERT_INTERVAL_SECONDS", 30, minimum=1),
         )
         if settings.aurora_secret_arn and not settings.aurora_endpoint:
             read.problems.append("AURORA_SECRET_ARN is set but AURORA_ENDPOINT is not: set both (or neither)")
+        if settings.alert_smtp_url and not settings.alert_email_to:
+            read.problems.append("OCCUPANCY_ALERT_SMTP_URL is set but OCCUPANCY_ALERT_EMAIL_TO is not: name the recipients")
         if read.problems:
             raise SettingsError("\n".join(read.problems))
         return settings

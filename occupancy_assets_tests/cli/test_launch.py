@@ -21,7 +21,8 @@ from dagster import (
     materialize,
 )
 
-from occupancy_assets.cli.launch import SHOWN_ROWS, check_details, summarize
+from occupancy_assets.cli.launch import summarize
+from occupancy_assets.defs.alerts.check_lines import SHOWN_ROWS, check_details
 
 WINDOW = (dt.date(2026, 2, 1), dt.date(2026, 2, 7))
 ROWS = pd.DataFrame({

@@ -109,3 +109,31 @@ def test_build_definitions_fails_with_the_same_message(monkeypatch):
     monkeypatch.setenv("OCCUPANCY_FORWARD_DAYS", "abc")
     with pytest.raises(SettingsError, match=r"^OCCUPANCY_FORWARD_DAYS='abc': not an integer >= 0$"):
         build_definitions()
+
+
+def test_alert_settings_are_off_by_default_and_each_bad_one_is_a_line_without_its_secret():
+    settings = Settings.from_env({})
+    assert (settings.alert_webhook_url, settings.alert_smtp_url, settings.ui_base_url) == (None, None, "http://127.0.0.1:3000")
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({
+            "OCCUPANCY_ALERT_WEBHOOK_URL": "hooks.slack.com/services/T0/B0/SECRETTOKEN",
+            "OCCUPANCY_ALERT_SMTP_URL": "imap://ops:pa55word@mail.example",
+            "OCCUPANCY_ALERT_EMAIL_TO": "ops, nobody",
+        })
+    lines = str(err.value).splitlines()
+    assert [line.split("=")[0] for line in lines] == [
+        "OCCUPANCY_ALERT_WEBHOOK_URL", "OCCUPANCY_ALERT_SMTP_URL", "OCCUPANCY_ALERT_EMAIL_TO"]
+    assert "SECRETTOKEN" not in str(err.value) and "pa55word" not in str(err.value)
+    good = Settings.from_env({
+        "OCCUPANCY_ALERT_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/SECRETTOKEN",
+        "OCCUPANCY_ALERT_SMTP_URL": "smtps://ops:pa55word@mail.example:465",
+        "OCCUPANCY_ALERT_EMAIL_TO": "a@example.com, b@example.com",
+        "OCCUPANCY_UI_BASE_URL": "https://dagster.example/",
+    })
+    assert good.alert_email_to == ("a@example.com", "b@example.com") and good.ui_base_url == "https://dagster.example"
+    assert "SECRETTOKEN" not in repr(good) and "pa55word" not in repr(good)
+
+
+def test_an_smtp_url_needs_recipients():
+    with pytest.raises(SettingsError, match="OCCUPANCY_ALERT_EMAIL_TO is not"):
+        Settings.from_env({"OCCUPANCY_ALERT_SMTP_URL": "smtp://mail.example:25"})

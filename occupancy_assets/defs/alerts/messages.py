@@ -41,7 +41,7 @@ def launcher_of(run: DagsterRun) -> str:
             return f"{label} {tags[key]}"
     if "occupancy/launched_by" in tags:
         return tags["occupancy/launched_by"]
-    return "occupancy-kpi CLI" if PID_TAG in tags else "UI"
+    return "occupancy-kpi CLI" if PID_TAG in tags else "UI or dagster job launch"
 
 
 def _error_line(error) -> str:

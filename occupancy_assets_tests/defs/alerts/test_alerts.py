@@ -7,7 +7,10 @@ one per failing check per day, one recovery each when the job and the check pass
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -17,10 +20,12 @@ from dagster._core.instance.ref import InstanceRef
 from occupancy_assets.cli.launch import run_daily_job
 from occupancy_assets.definitions import build_definitions
 from occupancy_assets.defs.alerts.sensors import SENSOR_NAME, send_test
+from occupancy_assets.lib.names import DAILY_JOB
 from occupancy_assets.lib.settings import Settings
+from occupancy_assets.lib.warehouse import Warehouse
 from occupancy_assets_tests.conftest import copy_warehouse, make_settings
 from occupancy_assets_tests.defs.alerts.servers import SMTP_PASSWORD, SmtpReceiver, WebhookReceiver
-from occupancy_assets_tests.helpers import add_snapshot
+from occupancy_assets_tests.helpers import VENV_BIN, add_snapshot, daemon_setup, instance_at
 from occupancy_assets_tests.worked_example import AS_OF
 
 NEXT_DAY = AS_OF + dt.timedelta(days=1)
@@ -158,3 +163,60 @@ def test_alert_test_sends_one_message_per_channel(receivers, tmp_path):
     smtp.stop()
     lines = send_test(settings)
     assert lines[1].startswith("email: FAILED: email via smtp://alerts:***@127.0.0.1"), lines
+
+
+# -- with the real daemon ----------------------------------------------------------------------
+
+
+def _wait(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _alerts_sensor_started(instance) -> bool:
+    return any(state.name == SENSOR_NAME and state.instigator_data is not None and state.instigator_data.cursor
+               for state in instance.all_instigator_state())
+
+
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
+def test_the_daemon_alerts_on_a_cli_run_and_a_queued_launch(example_warehouse, tmp_path, receivers):
+    """dagster-daemon with the code location: a failing run from `occupancy-kpi daily` (in-process, no
+    code-location origin) and one launched through the daemon's queue (`dagster job launch`, as a
+    schedule's run) each give one run message per channel; the gate's ERROR is sent once."""
+    webhook, smtp = receivers
+    path, home, env, workspace = daemon_setup(example_warehouse, tmp_path)
+    env = {**env, "OCCUPANCY_ALERT_WEBHOOK_URL": webhook.url, "OCCUPANCY_ALERT_SMTP_URL": smtp.url,
+           "OCCUPANCY_ALERT_EMAIL_TO": "ops@example.com", "OCCUPANCY_UI_BASE_URL": UI,
+           "OCCUPANCY_ALERT_INTERVAL_SECONDS": "2"}
+    daemon = subprocess.Popen([str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    instance = instance_at(home)
+    try:
+        _wait(lambda: _alerts_sensor_started(instance), 120, "the alerts sensor's first tick")
+        add_snapshot(Warehouse(f"duckdb:///{path}", ""), NEXT_DAY, tenants=[1, 2, 7])  # a truncated dump
+        cli = subprocess.run([str(VENV_BIN / "occupancy-kpi"), "daily", "--target-date", NEXT_DAY.isoformat()],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert cli.returncode == 1, cli.stdout + cli.stderr
+        tags = json.dumps({"dagster/partition": NEXT_DAY.isoformat()})
+        subprocess.run([str(VENV_BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", DAILY_JOB, "--tags", tags],
+                       env=env, cwd=tmp_path, check=True, capture_output=True)
+
+        def failures(texts):
+            return [t for t in texts if f"run FAILURE: daily {NEXT_DAY}" in t]
+
+        _wait(lambda: len(failures(webhook.texts())) == 2 and len(failures(smtp.texts())) == 2, 600, "2 run alerts")
+        time.sleep(5)  # a tick more: nothing else about them arrives
+        for texts in (webhook.texts(), smtp.texts()):
+            cli_run, queued = failures(texts)
+            assert "launched by: occupancy-kpi CLI" in cli_run and "launched by: UI or dagster job launch" in queued
+            for text in (cli_run, queued):
+                assert f"partition: {NEXT_DAY}" in text and f"failed check: {GATE}" in text and f"{UI}/runs/" in text
+            assert len(failures(texts)) == 2 and len([t for t in texts if f"check ERROR: {GATE}" in t]) == 1
+    finally:
+        instance.dispose()
+        daemon.terminate()
+        daemon.wait(timeout=60)

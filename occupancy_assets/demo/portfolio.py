@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import datetime
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from occupancy_assets.lib.settings import DEFAULT_HISTORY_START, today_jst
+
 DEFAULT_ROOMS = 16_108
 DEFAULT_SEED = 20260201
-DEFAULT_HISTORY_START = date(2025, 10, 1)
 
 #: Operator figures the full-scale portfolio is calibrated to (SPEC section 9).
 CALIBRATION_ROOMS = 16_108
@@ -62,10 +62,6 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     ],
 }
 
-PRESENT_STATUSES = (7, 9, 10, 11, 12, 13, 14, 15)
-RESERVED_STATUSES = (4, 5, 6)
-
-_TOKYO = ZoneInfo("Asia/Tokyo")
 _DATE_DTYPE = "datetime64[ns]"
 
 # (municipality, neighbourhood, rent factor)
@@ -133,10 +129,6 @@ def _to_dates(days: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
 
 def _str(values) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype="str")
-
-
-def _tokyo_today() -> date:
-    return datetime.datetime.now(_TOKYO).date()
 
 
 def _first_event(rng: np.random.Generator, start: np.ndarray, mean: np.ndarray,
@@ -364,7 +356,7 @@ def generate_portfolio(rooms: int = DEFAULT_ROOMS, seed: int = DEFAULT_SEED,
     (default: today in Asia/Tokyo); `movings`/`tenants` are the current state as of `today`.
     """
     if today is None:
-        today = _tokyo_today()
+        today = today_jst()
     if isinstance(history_start, datetime.datetime):
         history_start = history_start.date()
     if isinstance(today, datetime.datetime):

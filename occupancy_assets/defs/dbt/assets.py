@@ -21,8 +21,8 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, AssetSpec, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from occupancy_assets.defs.dbt import sql as dbt_sql
 from occupancy_assets.defs.dbt.failures import dbt_failure, run_results, with_failing_rows
-from occupancy_assets.defs.occupancy import sql as kpi_sql
 from occupancy_assets.lib.dbt_project import dbt_project
 from occupancy_assets.lib.gold_window import WINDOW_TABLES, restore_gold_window, save_gold_window
 from occupancy_assets.lib.names import MONTH_END_KEY, SILVER_KEY, WAREHOUSE_POOL
@@ -158,13 +158,13 @@ def add_partition_metadata(context: AssetExecutionContext, wh, window: tuple[dt.
     params = {"start_date": window[0], "end_date": window[1]}
     selected = context.selected_asset_keys
     if MONTH_END_KEY in selected and wh.table_exists("gold", "kpi_month_end_metrics"):
-        for row in wh.read_sql(kpi_sql.MONTH_END_BY_DATE, params).itertuples(index=False):
+        for row in wh.read_sql(dbt_sql.MONTH_END_BY_DATE, params).itertuples(index=False):
             values = row._asdict()
             day = pd.Timestamp(values.pop("as_of_date")).date()
             metadata = {k: float(v) if k == "occupancy_rate" else int(v) for k, v in values.items() if pd.notna(v)}
             context.add_asset_metadata(metadata, asset_key=MONTH_END_KEY, partition_key=partition_key(day))
     if SILVER_KEY in selected and wh.table_exists("silver", "tenant_room_snapshot_daily"):
-        for row in wh.read_sql(kpi_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
+        for row in wh.read_sql(dbt_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
             day = pd.Timestamp(row.snapshot_date).date()
             context.add_asset_metadata({"row_count": int(row.row_count)}, asset_key=SILVER_KEY, partition_key=partition_key(day))
 

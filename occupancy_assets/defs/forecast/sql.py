@@ -42,7 +42,7 @@ ORDER BY k.as_of_date
 """)
 
 # Per snapshot date in [start_date, end_date] and future event date (<= :max_event_date): what the
-# snapshot had booked. Two definitions (forecast.py explains why):
+# snapshot had booked. Two definitions (defs/forecast/model.py explains why):
 #   booked_*: what the day's status proves: reservations (4, 5, 6) / notices given (13, 14, 15);
 #   otb_*:    SPEC 7's on-the-books projection: reservations 4, 5 / any in-scope row's effective
 #             move-out; only needed for the as-of dates being written (>= :otb_start_date).

@@ -24,6 +24,7 @@ setup(
         "pandas==3.1.1",
         "pyarrow==26.0.1",
         "tabulate==0.10.0",
+        "pyyaml==6.0.4",  # lib/settings.py reads dbt_project.yml's vars (the thresholds and status groups)
     ],
     # moto[server]: a real S3 API on 127.0.0.1 for the archive tests (occupancy_assets_tests/defs/archive/test_archive.py);
     # playwright: drives the system's Chromium in the UI test (test_ui.py; never `playwright install`);

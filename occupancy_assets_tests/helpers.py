@@ -123,9 +123,35 @@ def write_workspace(tmp_path: Path) -> Path:
     from occupancy_assets.lib.settings import REPO_ROOT
 
     workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
-                         f"      working_directory: {REPO_ROOT}\n")
+    workspace.write_text("load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
+                         f"      location_name: occupancy_kpi\n      working_directory: {REPO_ROOT}\n")
     return workspace
+
+
+RESOURCES_QUERY = """
+query {
+  allTopLevelResourceDetailsOrError(repositorySelector: {repositoryLocationName: "occupancy_kpi", repositoryName: "__repository__"}) {
+    __typename
+    ... on ResourceDetailsList {
+      results { name resourceType configuredValues { key value type } nestedResources { name } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def resource_view(tmp_path: Path, home: Path) -> dict:
+    """The UI's resource view (GraphQL, as the webserver serves it) of the code location."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        with define_out_of_process_context(str(write_workspace(tmp_path)), None, instance) as context:
+            result = execute_dagster_graphql(context, RESOURCES_QUERY)
+    assert result.data["allTopLevelResourceDetailsOrError"]["__typename"] == "ResourceDetailsList", result.data
+    return result.data
 
 
 def daemon_setup(example_warehouse, tmp_path: Path) -> tuple[Path, Path, dict, Path]:

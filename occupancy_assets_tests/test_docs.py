@@ -50,6 +50,23 @@ def test_every_file_a_doc_names_exists(doc):
     assert not missing, f"{_relative(doc)} names files that do not exist (moved or renamed?): {sorted(missing)}"
 
 
+CODE = [
+    p for folder in ("occupancy_assets", "occupancy_assets_tests", "scripts", "dbt_project")
+    for p in sorted((REPO_ROOT / folder).rglob("*"))
+    if p.suffix in {".py", ".sql", ".yml"} and "target" not in p.parts
+]
+
+
+def test_every_module_a_docstring_or_comment_names_exists():
+    """Docstrings and comments name modules too (`see gold_window.py`): after a move they must follow."""
+    missing = []
+    for path in CODE:
+        for name in set(re.findall(r"(?<![\w/.-])([\w/-]+\.py)\b", path.read_text())):
+            if not any(f == name or f.endswith("/" + name) for f in REPO_FILES):
+                missing.append(f"{_relative(path)}: {name}")
+    assert not missing, missing
+
+
 @pytest.fixture(scope="module")
 def definitions():
     return build_definitions(Settings.from_env({}))

@@ -14,28 +14,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterInstance
-from dagster._core.instance.ref import InstanceRef
-from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
 from occupancy_assets.lib.settings import REPO_ROOT, today_jst
 from occupancy_assets.lib.warehouse import Warehouse
+from occupancy_assets_tests.helpers import resource_view
 
 PASSWORD = "Pw9f3kqSecretX71"
 USER = "occ_secret_test"
 VENV_BIN = Path(sys.executable).parent
 
-RESOURCES_QUERY = """
-query {
-  allTopLevelResourceDetailsOrError(repositorySelector: {repositoryLocationName: "occupancy_kpi", repositoryName: "__repository__"}) {
-    __typename
-    ... on ResourceDetailsList {
-      results { name resourceType configuredValues { key value type } nestedResources { name } }
-    }
-    ... on PythonError { message }
-  }
-}
-"""
 
 
 def files_mentioning(root: Path, needle: bytes, since: float) -> list[str]:
@@ -75,15 +62,9 @@ def test_the_password_appears_nowhere(mysql_url, tmp_path, monkeypatch):
 
         for key in ("OCCUPANCY_WAREHOUSE_URL", "OCCUPANCY_SCHEMA_PREFIX", "OCCUPANCY_HISTORY_START", "DAGSTER_HOME"):
             monkeypatch.setenv(key, env[key])
-        workspace = tmp_path / "workspace.yaml"
-        workspace.write_text("load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
-                             f"      location_name: occupancy_kpi\n      working_directory: {REPO_ROOT}\n")
-        with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-            with define_out_of_process_context(str(workspace), None, instance) as context:
-                result = execute_dagster_graphql(context, RESOURCES_QUERY)
-        shown = json.dumps(result.data)
-        assert result.data["allTopLevelResourceDetailsOrError"]["__typename"] == "ResourceDetailsList", shown
-        warehouse = {r["name"]: r for r in result.data["allTopLevelResourceDetailsOrError"]["results"]}["warehouse"]
+        data = resource_view(tmp_path, home)
+        shown = json.dumps(data)
+        warehouse = {r["name"]: r for r in data["allTopLevelResourceDetailsOrError"]["results"]}["warehouse"]
         url_value = {v["key"]: v for v in warehouse["configuredValues"]}["url"]
         assert (url_value["type"], url_value["value"]) == ("ENV_VAR", "OCCUPANCY_WAREHOUSE_URL")  # the name, not the URL
     finally:

@@ -5,7 +5,7 @@ Measures, with the real jobs and the real dbt project (docs/benchmarks.md has th
 1. DuckDB at full demo scale: demo data generation + load; the full-history backfill (one run of
    the `daily` job over every partition, per step); the daily case: the `daily` job for T (and how
    many dbt processes it starts), the dbt step alone (silver + month-end + property, one `dbt
-   build`) on partition T, and the KPI step (`occupancy_metrics.compute_and_write`) for as-of T.
+   build`) on partition T, and the KPI step (`defs/occupancy/assets.compute_and_write`) for as-of T.
 2. Constant daily cost: the same one-day measurements on two warehouses holding the *same*
    portfolio with 6 and with 12 months of history (the 6-month one is the 12-month staging data
    with the older dumps cut off), and the ratio 12m / 6m (should stay near 1.0).

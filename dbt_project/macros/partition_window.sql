@@ -26,7 +26,7 @@
             select 1
             from {{ ref('tenant_room_snapshot_daily') }} as s
             where s.snapshot_date between {{ window_start() }} and {{ window_end() }}
-              and s.management_status_code in (4, 5)
+              and s.management_status_code in ({{ status_codes('application') }})
               and s.tenant_id = {{ this.identifier }}.tenant_id
               and s.apartment_id = {{ this.identifier }}.apartment_id
               and s.room_id = {{ this.identifier }}.room_id

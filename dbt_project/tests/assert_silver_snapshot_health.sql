@@ -16,8 +16,8 @@
     },
 ) }}
 
-{%- set max_row_change = var('health_max_row_change', 0.20) | float %}
-{%- set min_tenants = var('health_min_tenants', 1000) | int %}
+{%- set max_row_change = var('health_max_row_change') | float %}
+{%- set min_tenants = var('health_min_tenants') | int %}
 
 with before_window as (
     -- the last accepted snapshot: a dump the gate rejected has no silver rows and is never the yardstick

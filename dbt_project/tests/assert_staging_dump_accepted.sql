@@ -21,8 +21,8 @@
     },
 ) }}
 
-{%- set max_row_change = var('health_max_row_change', 0.20) | float %}
-{%- set min_tenants = var('health_min_tenants', 1000) | int %}
+{%- set max_row_change = var('health_max_row_change') | float %}
+{%- set min_tenants = var('health_min_tenants') | int %}
 {%- set silver = accepted_silver_relation() %}
 
 with judged_days as (

@@ -8,7 +8,6 @@ from dagster import AssetKey
 
 STAGING_TABLE_NAMES = ("tenant_daily_snapshots", "tenants", "movings", "apartments", "rooms")
 STAGING_KEYS = {name: AssetKey(["staging", name]) for name in STAGING_TABLE_NAMES}
-SNAPSHOTS_KEY = STAGING_KEYS["tenant_daily_snapshots"]
 
 #: the dump-health gate: the window's dump judged before silver is replaced (its blocking dbt test)
 DUMP_HEALTH_KEY = AssetKey(["silver", "staging_dump_health"])

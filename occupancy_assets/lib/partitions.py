@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dagster import DailyPartitionsDefinition, PartitionKeyRange, TimeWindow
+from dagster import DailyPartitionsDefinition, TimeWindow
 
-from occupancy_assets.lib.settings import Settings
+from occupancy_assets.lib.settings import TIMEZONE, Settings
 
-TIMEZONE = "Asia/Tokyo"
 DATE_FORMAT = "%Y-%m-%d"
 
 
@@ -32,6 +31,3 @@ def window_dates(window: TimeWindow) -> tuple[dt.date, dt.date]:
 def partition_key(day: dt.date) -> str:
     return day.strftime(DATE_FORMAT)
 
-
-def key_range(start: dt.date, end: dt.date) -> PartitionKeyRange:
-    return PartitionKeyRange(partition_key(start), partition_key(end))

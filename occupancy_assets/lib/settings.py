@@ -15,12 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+import yaml
+
+#: the operator's time zone: partitions, schedules, "today" and archive months are all in it
+TIMEZONE = "Asia/Tokyo"
+TOKYO = ZoneInfo(TIMEZONE)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DUCKDB_PATH = REPO_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_ARCHIVE_DIR = REPO_ROOT / "data" / "archive"
 #: The instance config `make` and the CLI copy into $DAGSTER_HOME (pool, run monitoring).
 INSTANCE_CONFIG = REPO_ROOT / "deploy" / "dagster.local.yaml"
+#: dbt_project.yml's vars: the dump-health thresholds are defined there once, for dbt run alone
+#: and as the defaults of their settings here (Dagster passes the settings to every dbt run)
+DBT_VARS = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
 
 #: The three warehouse layers; in MySQL each is a database, in DuckDB a schema.
 LAYERS = ("staging", "silver", "gold")
@@ -180,23 +187,25 @@ def today_jst() -> dt.date:
 @dataclass(frozen=True)
 class Settings:
     warehouse_url: str = field(repr=False)  # may hold a password
-    history_start: dt.date
-    forward_days: int
-    lookback_days: int
-    schema_prefix: str
+    history_start: dt.date = DEFAULT_HISTORY_START
+    #: projection horizon: days after the as-of date
+    forward_days: int = 90
+    #: observed days recomputed behind the as-of date T
+    lookback_days: int = 3
+    schema_prefix: str = ""
     aurora_endpoint: str | None = None
     aurora_port: int = 3306
     aurora_secret_arn: str | None = None
     aws_region: str | None = None
     #: snapshot health (silver check): largest tolerated row-count move vs the previous snapshot
-    health_max_row_change: float = 0.20
+    health_max_row_change: float = DBT_VARS["health_max_row_change"]
     #: snapshot health: "dump repeats the previous day's" is judged from this many tenants up
-    health_min_tenants_for_repeat: int = 1000
+    health_min_tenants_for_repeat: int = DBT_VARS["health_min_tenants"]
     #: drift check (gold): warn when |period_end_rooms - observed EOD rooms| / total rooms exceeds this
     drift_warn_share: float = 0.005
     #: pickup forecast: target days the model learns from (and the backtest scores), bounded run cost
     forecast_learn_days: int = 180
-    #: monthly archive (archive.py): months whose every day is older than this many months leave silver
+    #: monthly archive (defs/archive/): months whose every day is older than this many months leave silver
     retention_months: int = 12
     #: archive location: a local folder, unless an S3 bucket is set (production)
     archive_dir: str = str(DEFAULT_ARCHIVE_DIR)
@@ -225,25 +234,26 @@ class Settings:
         """
         env = os.environ if env is None else env
         read = _Reader(env)
+        default = cls(warehouse_url="")  # the field defaults below are the only copy of each default
         url = read.warehouse_url("OCCUPANCY_WAREHOUSE_URL", may_create=may_create_warehouse)
         settings = cls(
             warehouse_url=url,
-            history_start=read.past_date("OCCUPANCY_HISTORY_START", DEFAULT_HISTORY_START),
-            forward_days=read.integer("OCCUPANCY_FORWARD_DAYS", 90, minimum=0),
-            lookback_days=read.integer("OCCUPANCY_LOOKBACK_DAYS", 3, minimum=0),
+            history_start=read.past_date("OCCUPANCY_HISTORY_START", default.history_start),
+            forward_days=read.integer("OCCUPANCY_FORWARD_DAYS", default.forward_days, minimum=0),
+            lookback_days=read.integer("OCCUPANCY_LOOKBACK_DAYS", default.lookback_days, minimum=0),
             schema_prefix=read.schema_prefix("OCCUPANCY_SCHEMA_PREFIX"),
             aurora_endpoint=env.get("AURORA_ENDPOINT") or None,
-            aurora_port=read.integer("AURORA_PORT", 3306, minimum=1, maximum=65535),
+            aurora_port=read.integer("AURORA_PORT", default.aurora_port, minimum=1, maximum=65535),
             aurora_secret_arn=env.get("AURORA_SECRET_ARN") or None,
             aws_region=env.get("AWS_REGION") or None,
-            health_max_row_change=read.number("OCCUPANCY_HEALTH_MAX_ROW_CHANGE", 0.20, minimum=0.0),
-            health_min_tenants_for_repeat=read.integer("OCCUPANCY_HEALTH_MIN_TENANTS", 1000, minimum=0),
-            drift_warn_share=read.number("OCCUPANCY_DRIFT_WARN_SHARE", 0.005, minimum=0.0, maximum=1.0),
-            forecast_learn_days=read.integer("OCCUPANCY_FORECAST_LEARN_DAYS", 180, minimum=1),
-            retention_months=read.integer("OCCUPANCY_RETENTION_MONTHS", 12, minimum=0),
-            archive_dir=env.get("OCCUPANCY_ARCHIVE_DIR") or str(DEFAULT_ARCHIVE_DIR),
+            health_max_row_change=read.number("OCCUPANCY_HEALTH_MAX_ROW_CHANGE", default.health_max_row_change, minimum=0.0),
+            health_min_tenants_for_repeat=read.integer("OCCUPANCY_HEALTH_MIN_TENANTS", default.health_min_tenants_for_repeat, minimum=0),
+            drift_warn_share=read.number("OCCUPANCY_DRIFT_WARN_SHARE", default.drift_warn_share, minimum=0.0, maximum=1.0),
+            forecast_learn_days=read.integer("OCCUPANCY_FORECAST_LEARN_DAYS", default.forecast_learn_days, minimum=1),
+            retention_months=read.integer("OCCUPANCY_RETENTION_MONTHS", default.retention_months, minimum=0),
+            archive_dir=env.get("OCCUPANCY_ARCHIVE_DIR") or default.archive_dir,
             archive_s3_bucket=env.get("OCCUPANCY_ARCHIVE_S3_BUCKET") or None,
-            archive_s3_prefix=env.get("OCCUPANCY_ARCHIVE_S3_PREFIX") or "occupancy-kpi/archive",
+            archive_s3_prefix=env.get("OCCUPANCY_ARCHIVE_S3_PREFIX") or default.archive_s3_prefix,
             archive_s3_endpoint_url=env.get("OCCUPANCY_ARCHIVE_S3_ENDPOINT_URL") or None,
             alert_webhook_url=read.alert_url("OCCUPANCY_ALERT_WEBHOOK_URL", ("http", "https")),
             alert_smtp_url=read.alert_url("OCCUPANCY_ALERT_SMTP_URL", ("smtp", "smtps")),

@@ -2,7 +2,7 @@
 
 Everything dialect-specific on the Python side lives here: connecting, creating schemas,
 bulk loading, and the environment the dbt profile reads. SQL that *computes* something lives
-in dbt models or in `kpi_sql.py`, never here.
+in dbt models or in `defs/occupancy/sql.py`, never here.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def things():
 
 @asset_check(asset=things)
 def arithmetic_like():
-    """As checks/gold.py does: a JSON list of dates, counts, a markdown table of rows, an action."""
+    """As defs/occupancy/checks.py does: a JSON list of dates, counts, a markdown table of rows, an action."""
     return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata={
         "violating_rows": 7,
         "violating_dates": MetadataValue.json(list(ROWS["snapshot_date"])),
@@ -50,7 +50,7 @@ def arithmetic_like():
 
 @asset_check(asset=things)
 def dbt_test_like():
-    """As dbt_failures.py does for a dbt test: dagster-dbt's bookkeeping plus the stored failing rows."""
+    """As defs/dbt/failures.py does for a dbt test: dagster-dbt's bookkeeping plus the stored failing rows."""
     return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata={
         "unique_id": "test.occupancy_kpi.assert_x", "invocation_id": "abc", "status": "fail",
         "dagster_dbt/failed_row_count": 2,

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from occupancy_assets.lib.settings import REPO_ROOT, today_jst
 from occupancy_assets.lib.warehouse import Warehouse
-from occupancy_assets_tests.test_secrets import RESOURCES_QUERY, files_mentioning
+from occupancy_assets_tests.helpers import resource_view
+from occupancy_assets_tests.test_secrets import files_mentioning
 
 REGION = "ap-northeast-1"
 AWS_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -143,7 +144,7 @@ def test_the_pipeline_runs_on_credentials_from_secrets_manager(
                 *AWS_FAKE_CREDENTIALS, "OCCUPANCY_SCHEMA_PREFIX", "OCCUPANCY_HISTORY_START", "DAGSTER_HOME"):
         monkeypatch.setenv(key, env[key])
     monkeypatch.delenv("OCCUPANCY_WAREHOUSE_URL", raising=False)
-    shown = _resource_view(tmp_path, home)
+    shown = resource_view(tmp_path, home)
     warehouse = {r["name"]: r for r in shown["allTopLevelResourceDetailsOrError"]["results"]}["warehouse"]
     values = {v["key"]: v["value"] for v in warehouse["configuredValues"]}
     assert json.loads(values["aurora_secret_arn"]) == arn and json.loads(values["aurora_endpoint"]) == "127.0.0.1"
@@ -155,21 +156,6 @@ def test_the_pipeline_runs_on_credentials_from_secrets_manager(
     for folder in ("target", "logs"):
         if (REPO_ROOT / "dbt_project" / folder).exists():
             assert files_mentioning(REPO_ROOT / "dbt_project" / folder, password.encode(), started) == []
-
-
-def _resource_view(tmp_path, home) -> dict:
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
-
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text("load_from:\n  - python_module:\n      module_name: occupancy_assets.definitions\n"
-                         f"      location_name: occupancy_kpi\n      working_directory: {REPO_ROOT}\n")
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-        with define_out_of_process_context(str(workspace), None, instance) as context:
-            result = execute_dagster_graphql(context, RESOURCES_QUERY)
-    assert result.data["allTopLevelResourceDetailsOrError"]["__typename"] == "ResourceDetailsList", result.data
-    return result.data
 
 
 def _one_error_line(done: subprocess.CompletedProcess) -> str:

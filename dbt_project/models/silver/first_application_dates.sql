@@ -28,7 +28,7 @@
 with applications as (
     select tenant_id, apartment_id, room_id, min(snapshot_date) as first_application_date
     from {{ ref('tenant_room_snapshot_daily') }}
-    where management_status_code in (4, 5)
+    where management_status_code in ({{ status_codes('application') }})
     {%- if is_incremental() %}
       and snapshot_date >= {{ window_start() }}
     {%- endif %}

@@ -44,7 +44,7 @@ from occupancy_assets.defs.archive.operations import archive_month, months_with_
 from occupancy_assets.defs.archive.storage import ArchiveStore, LocalArchiveStore, S3ArchiveStore
 from occupancy_assets.lib.names import SILVER_KEY, WAREHOUSE_POOL
 from occupancy_assets.lib.resources import WarehouseResource
-from occupancy_assets.lib.settings import DEFAULT_ARCHIVE_DIR, TOKYO, Settings, today_jst
+from occupancy_assets.lib.settings import DEFAULT_ARCHIVE_DIR, TIMEZONE, TOKYO, Settings, today_jst
 from occupancy_assets.lib.warehouse import Warehouse, WarehouseLockedError
 
 ARCHIVE_KEY = AssetKey(["archive", "tenant_room_snapshot_monthly"])
@@ -61,7 +61,7 @@ SCHEDULE_LOCK_WAIT_SECONDS = 5.0
 def monthly_partitions(settings: Settings) -> MonthlyPartitionsDefinition:
     """Asia/Tokyo calendar months from the history start's month through the last complete month."""
     start = dt.datetime.combine(settings.history_start.replace(day=1), dt.time())
-    return MonthlyPartitionsDefinition(start_date=start, timezone="Asia/Tokyo", fmt=MONTH_FORMAT, end_offset=0)
+    return MonthlyPartitionsDefinition(start_date=start, timezone=TIMEZONE, fmt=MONTH_FORMAT, end_offset=0)
 
 
 class ArchiveStoreResource(ConfigurableResource):
@@ -187,7 +187,7 @@ def build_archive_schedule(settings: Settings, partitions: MonthlyPartitionsDefi
     @schedule(
         name=ARCHIVE_SCHEDULE,
         cron_schedule="0 9 2 * *",
-        execution_timezone="Asia/Tokyo",
+        execution_timezone=TIMEZONE,
         job=archive_job,
         default_status=DefaultScheduleStatus.RUNNING,
         description=(

@@ -149,24 +149,57 @@ def archive_month(
     seconds["read_silver"] = round(time.perf_counter() - started, 3)
 
     if silver_rows.num_rows == 0:
-        if entry is None:
-            return ArchiveOutcome(month, "nothing_to_archive", f"silver holds no rows of {month}: nothing to archive",
-                                  silver_rows_before=silver_before, silver_rows_after=silver_before)
-        size = store.size(key)
-        if size is None:
-            raise ArchiveError(
-                f"{month} is recorded as archived ({entry['row_count']} rows, {entry['content_checksum']}) but "
-                f"{uri} is missing; silver holds none of its rows. Restore the object from a backup of the "
-                "archive location."
-            )
-        return ArchiveOutcome(
-            month, "already_archived",
-            f"{month} is already archived: {entry['row_count']} rows in {uri} ({entry['content_checksum']}), "
-            f"archived {entry['archived_at']}; silver holds none of its rows, nothing to do",
-            object_uri=uri, rows_archived=0, deleted_rows=0, object_bytes=size, checksum=entry["content_checksum"],
-            silver_rows_before=silver_before, silver_rows_after=silver_before,
-        )
+        return _nothing_left(store, month, key, uri, entry, silver_before)
 
+    content, expected, object_bytes = _write_and_verify(wh, store, month, key, uri, schema, entry, silver_rows,
+                                                        fingerprint, seconds)
+
+    started = time.perf_counter()
+    deleted = _delete_verified_month(wh, month, first, last, schema, expected, silver_rows.num_rows,
+                                     uri, object_bytes, content, now)
+    seconds["delete"] = round(time.perf_counter() - started, 3)
+
+    started = time.perf_counter()
+    maintenance = optimize_silver(wh)
+    seconds["optimize"] = round(time.perf_counter() - started, 3)
+    with wh.engine.connect() as conn:
+        silver_after = _count_silver(wh, conn)
+    return ArchiveOutcome(
+        month, "archived",
+        f"{month}: {content.num_rows} rows archived to {uri} ({object_bytes:,} bytes, {expected.checksum}); "
+        f"{deleted} rows deleted from silver",
+        object_uri=uri, rows_archived=content.num_rows, deleted_rows=deleted, object_bytes=object_bytes,
+        checksum=expected.checksum, fingerprint=fingerprint, silver_rows_before=silver_before,
+        silver_rows_after=silver_after, seconds=seconds, maintenance=maintenance,
+    )
+
+
+def _nothing_left(store: ArchiveStore, month: str, key: str, uri: str, entry: dict | None,
+                  silver_before: int) -> ArchiveOutcome:
+    """Silver holds no row of the month: never there, or archived already (its object must exist)."""
+    if entry is None:
+        return ArchiveOutcome(month, "nothing_to_archive", f"silver holds no rows of {month}: nothing to archive",
+                              silver_rows_before=silver_before, silver_rows_after=silver_before)
+    size = store.size(key)
+    if size is None:
+        raise ArchiveError(
+            f"{month} is recorded as archived ({entry['row_count']} rows, {entry['content_checksum']}) but "
+            f"{uri} is missing; silver holds none of its rows. Restore the object from a backup of the "
+            "archive location."
+        )
+    return ArchiveOutcome(
+        month, "already_archived",
+        f"{month} is already archived: {entry['row_count']} rows in {uri} ({entry['content_checksum']}), "
+        f"archived {entry['archived_at']}; silver holds none of its rows, nothing to do",
+        object_uri=uri, rows_archived=0, deleted_rows=0, object_bytes=size, checksum=entry["content_checksum"],
+        silver_rows_before=silver_before, silver_rows_after=silver_before,
+    )
+
+
+def _write_and_verify(wh: Warehouse, store: ArchiveStore, month: str, key: str, uri: str, schema, entry: dict | None,
+                      silver_rows: pa.Table, fingerprint, seconds: dict) -> tuple[pa.Table, ArchiveContent, int]:
+    """Write the month's object (silver's rows, merged into an earlier archive of the month if any)
+    and read it back to verify it: (content, what was verified, object bytes)."""
     silver_dates = set(silver_rows["snapshot_date"].unique().to_pylist())
     with tempfile.TemporaryDirectory(prefix="occupancy-archive-") as tmp:
         workdir = Path(tmp)
@@ -197,25 +230,7 @@ def archive_month(
         started = time.perf_counter()
         verify_archive(store, key, schema, expected, silver_dates, workdir)
         seconds["verify"] = round(time.perf_counter() - started, 3)
-
-    started = time.perf_counter()
-    deleted = _delete_verified_month(wh, month, first, last, schema, expected, silver_rows.num_rows,
-                                     uri, object_bytes, content, now)
-    seconds["delete"] = round(time.perf_counter() - started, 3)
-
-    started = time.perf_counter()
-    maintenance = optimize_silver(wh)
-    seconds["optimize"] = round(time.perf_counter() - started, 3)
-    with wh.engine.connect() as conn:
-        silver_after = _count_silver(wh, conn)
-    return ArchiveOutcome(
-        month, "archived",
-        f"{month}: {content.num_rows} rows archived to {uri} ({object_bytes:,} bytes, {expected.checksum}); "
-        f"{deleted} rows deleted from silver",
-        object_uri=uri, rows_archived=content.num_rows, deleted_rows=deleted, object_bytes=object_bytes,
-        checksum=expected.checksum, fingerprint=fingerprint, silver_rows_before=silver_before,
-        silver_rows_after=silver_after, seconds=seconds, maintenance=maintenance,
-    )
+    return content, expected, object_bytes
 
 
 def _delete_verified_month(wh, month, first, last, schema, expected: ArchiveContent, silver_count: int,

@@ -1,5 +1,5 @@
 """The daily pipeline in the Dagster daemon (SPEC 10): a staging sensor and an 08:00 JST schedule,
-both launching the `daily` job for partition T (one run does everything, jobs.py).
+both launching the `daily` job for partition T (one run does everything, job.py).
 
 Never twice for one T: both look for runs of T in the instance by Dagster's own partition tag
 (`dagster/partition`), and for a materialization of occupancy_daily_metrics for T (what a range run,
@@ -82,7 +82,7 @@ def _code_versions(context) -> dict[AssetKey, str | None]:
 
 
 def daily_request(context, warehouse: WarehouseResource, day: dt.date, run_key: str, launched_by: str) -> RunRequest:
-    """A run of the daily job for partition T; the seeds only when they changed (jobs.py)."""
+    """A run of the daily job for partition T; the seeds only when they changed (job.py)."""
     selection = daily_selection(context.instance, _code_versions(context), warehouse.warehouse())
     return RunRequest(
         run_key=run_key,

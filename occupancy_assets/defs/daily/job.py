@@ -11,34 +11,20 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, define_asset_job
 
-from occupancy_assets.lib.names import (
-    DAILY_JOB,
-    DUMP_HEALTH_KEY,
-    FIRST_APPLICATION_KEY,
-    FORECAST_KEY,
-    MONTH_END_KEY,
-    OCCUPANCY_KEY,
-    PROPERTY_KEY,
-    SEED_KEYS,
-    SILVER_KEY,
-    STAGING_KEYS,
-    TRACE_KEY,
-)
+from occupancy_assets.lib.names import DAILY_JOB, SEED_KEYS
 from occupancy_assets.lib.partitions import daily_partitions
-from occupancy_assets.lib.settings import Settings
+from occupancy_assets.lib.settings import LAYERS, Settings
 from occupancy_assets.lib.warehouse import Warehouse
 
-#: The job's assets in pipeline order; the seeds are left out of a run whose seeds are current.
-PIPELINE_KEYS = (
-    *STAGING_KEYS.values(), *SEED_KEYS, DUMP_HEALTH_KEY, SILVER_KEY, FIRST_APPLICATION_KEY, MONTH_END_KEY, PROPERTY_KEY,
-    OCCUPANCY_KEY, FORECAST_KEY, TRACE_KEY,
-)
+#: The job runs every asset of the warehouse's layers (asset keys are [layer, table]; the archive
+#: has its own jobs); the seeds are left out of a run whose seeds are current.
+DAILY_SELECTION = AssetSelection.key_prefixes(*([layer] for layer in LAYERS), include_sources=True)
 
 
 def build_daily_job(settings: Settings):
     return define_asset_job(
         DAILY_JOB,
-        selection=AssetSelection.assets(*PIPELINE_KEYS),
+        selection=DAILY_SELECTION,
         partitions_def=daily_partitions(settings),
         description=(
             "The daily pipeline for as-of date T (a partition) or a range: staging observation, seeds, "
@@ -61,6 +47,7 @@ def stale_seed_keys(instance: DagsterInstance, code_versions: dict[AssetKey, str
 
 
 def daily_selection(instance: DagsterInstance, code_versions: dict[AssetKey, str | None], wh: Warehouse) -> list[AssetKey]:
-    """The assets of one daily run: everything, the seeds only when they changed."""
+    """The assets of one daily run (`code_versions` has every asset of the code location): those of
+    the job, the seeds only when they changed."""
     stale = set(stale_seed_keys(instance, code_versions, wh))
-    return [key for key in PIPELINE_KEYS if key not in SEED_KEYS or key in stale]
+    return [key for key in code_versions if key.path[0] in LAYERS and (key not in SEED_KEYS or key in stale)]

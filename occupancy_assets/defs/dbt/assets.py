@@ -21,8 +21,8 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, AssetSpec, BackfillPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from occupancy_assets.defs.dbt import sql as dbt_sql
 from occupancy_assets.defs.dbt.failures import dbt_failure, run_results, with_failing_rows
-from occupancy_assets.defs.occupancy import sql as kpi_sql
 from occupancy_assets.lib.dbt_project import dbt_project
 from occupancy_assets.lib.gold_window import WINDOW_TABLES, restore_gold_window, save_gold_window
 from occupancy_assets.lib.names import MONTH_END_KEY, SILVER_KEY, WAREHOUSE_POOL
@@ -31,12 +31,11 @@ from occupancy_assets.lib.resources import WarehouseResource
 from occupancy_assets.lib.settings import Settings
 from occupancy_assets.lib.warehouse import patched_environ
 
-#: The daily-partitioned dbt models, built together by one `dbt build`: the dump-health gate first
-#: (its blocking test keeps a bad dump out of silver), then silver and the KPI tables (the property
-#: rollup's test reads kpi_month_end_metrics, so the two must be rebuilt by the same invocation).
-DAILY_MODELS = (
-    "staging_dump_health", "tenant_room_snapshot_daily", "first_application_dates", "kpi_month_end_metrics", "occupancy_property_daily"
-)
+#: The daily-partitioned dbt models (tag `daily` in dbt_project.yml), built together by one `dbt
+#: build`: the dump-health gate first (its blocking test keeps a bad dump out of silver), then silver
+#: and the KPI tables (the property rollup's test reads kpi_month_end_metrics, so the two must be
+#: rebuilt by the same invocation).
+DAILY_SELECT = "tag:daily"
 
 
 class OccupancyDbtTranslator(DagsterDbtTranslator):
@@ -59,6 +58,12 @@ def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
 @cache
 def dbt_project_manifest() -> dict[str, Any]:
     return json.loads(dbt_project.manifest_path.read_text())
+
+
+def daily_models() -> set[str]:
+    """The names of the models DAILY_SELECT selects, from the manifest."""
+    return {node["name"] for node in dbt_project_manifest()["nodes"].values()
+            if node["resource_type"] == "model" and "daily" in node["tags"]}
 
 
 translator = OccupancyDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -91,12 +96,12 @@ def dbt_tests_reading_unbuilt_models(manifest: Mapping[str, Any], built: set[str
     """Tests that read one of the daily models being built and another that is not: run now, they
     would judge a table this run did not rebuild (materializing kpi_month_end_metrics alone must not
     run the property rollup test, which also reads occupancy_property_daily)."""
-    excluded = []
+    excluded, daily = [], daily_models()
     for node in manifest.get("nodes", {}).values():
         if node.get("resource_type") != "test":
             continue
         models = {parent.split(".")[-1] for parent in node.get("depends_on", {}).get("nodes", [])
-                  if parent.startswith("model.") and parent.split(".")[-1] in DAILY_MODELS}
+                  if parent.startswith("model.") and parent.split(".")[-1] in daily}
         if models & built and models - built:
             excluded.append(node["name"])
     return sorted(excluded)
@@ -153,13 +158,13 @@ def add_partition_metadata(context: AssetExecutionContext, wh, window: tuple[dt.
     params = {"start_date": window[0], "end_date": window[1]}
     selected = context.selected_asset_keys
     if MONTH_END_KEY in selected and wh.table_exists("gold", "kpi_month_end_metrics"):
-        for row in wh.read_sql(kpi_sql.MONTH_END_BY_DATE, params).itertuples(index=False):
+        for row in wh.read_sql(dbt_sql.MONTH_END_BY_DATE, params).itertuples(index=False):
             values = row._asdict()
             day = pd.Timestamp(values.pop("as_of_date")).date()
             metadata = {k: float(v) if k == "occupancy_rate" else int(v) for k, v in values.items() if pd.notna(v)}
             context.add_asset_metadata(metadata, asset_key=MONTH_END_KEY, partition_key=partition_key(day))
     if SILVER_KEY in selected and wh.table_exists("silver", "tenant_room_snapshot_daily"):
-        for row in wh.read_sql(kpi_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
+        for row in wh.read_sql(dbt_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
             day = pd.Timestamp(row.snapshot_date).date()
             context.add_asset_metadata({"row_count": int(row.row_count)}, asset_key=SILVER_KEY, partition_key=partition_key(day))
 
@@ -177,7 +182,7 @@ def build_dbt_assets(settings: Settings) -> list:
     @dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
-        select=" ".join(DAILY_MODELS),
+        select=DAILY_SELECT,
         name="daily_dbt_models",
         partitions_def=daily_partitions(settings),
         backfill_policy=BackfillPolicy.single_run(),

@@ -1,4 +1,4 @@
-"""SQL of the silver checks (checks/silver.py). Templates for `Warehouse.read_sql`: schemas as
+"""SQL of the silver checks (defs/dbt/silver_checks.py). Templates for `Warehouse.read_sql`: schemas as
 `{staging}` / `{silver}`, values as bound parameters; the same on DuckDB and MySQL/MariaDB.
 The blocking silver checks are dbt tests (dbt_project/tests/assert_silver_*.sql).
 """

@@ -1,9 +1,9 @@
 """gold.occupancy_forecast_daily (Dagster asset) and its backtest check (docs/forecast.md).
 
 Partition T is the as-of date. A run over the window [A, B] reads, in a fixed number of
-set-based queries (forecast_sql.py), the observed levels and the booked events of the snapshots
+set-based queries (defs/forecast/sql.py), the observed levels and the booked events of the snapshots
 in [A - learn_days - forward_days, B], fits the pickup model for every as-of date of the window
-in memory (forecast.py), and replaces the window's rows (`as_of_date` in [A, B]) in one
+in memory (defs/forecast/model.py), and replaces the window's rows (`as_of_date` in [A, B]) in one
 transaction. Rows of other as-of dates are never touched: every as-of date's forecast is kept,
 so it can be scored once its days are observed (the `backtest` check).
 

@@ -32,7 +32,7 @@ by the level: moveins(d) - (end(d) - end(d-1)). The cumulated expected flows the
 level itself, without a drift.
 
 Everything here is numpy/pandas on small frames (one row per day, or per day and lead); the
-warehouse does the counting (forecast_sql.py). Dates are held as integer day indexes from
+warehouse does the counting (defs/forecast/sql.py). Dates are held as integer day indexes from
 `History.start`.
 """
 

@@ -5,6 +5,8 @@ else is a bound parameter. Every query is set-based over a date window whose len
 the settings (learn window + horizon), never by the number of past as-of dates.
 """
 
+from occupancy_assets.lib.status_groups import with_status_codes
+
 # First snapshot date, and the latest one on or before :end_date.
 BOUNDS = """
 SELECT
@@ -15,11 +17,11 @@ SELECT
 # Per snapshot date in [start_date, end_date]: the observed level of SPEC 7 (period_end_rooms =
 # 00:00 rooms + move-ins - move-outs, pairs) and the room total. Silver's key makes each row a
 # distinct pair, so counts are pair counts.
-ACTUALS = """
+ACTUALS = with_status_codes("""
 WITH flows AS (
     SELECT
         snapshot_date,
-        SUM(CASE WHEN management_status_code IN (4, 5, 6, 7, 9) AND move_in_date = snapshot_date
+        SUM(CASE WHEN management_status_code IN ({status:move_in}) AND move_in_date = snapshot_date
                  THEN 1 ELSE 0 END) AS moveins,
         SUM(CASE WHEN moveout_plans_date = snapshot_date THEN 1 ELSE 0 END) AS moveouts
     FROM {silver}.tenant_room_snapshot_daily
@@ -37,15 +39,15 @@ FROM {gold}.kpi_month_end_metrics AS k
 LEFT JOIN flows AS f ON f.snapshot_date = k.as_of_date
 WHERE k.as_of_date BETWEEN :start_date AND :end_date
 ORDER BY k.as_of_date
-"""
+""")
 
 # Per snapshot date in [start_date, end_date] and future event date (<= :max_event_date): what the
-# snapshot had booked. Two definitions (forecast.py explains why):
+# snapshot had booked. Two definitions (defs/forecast/model.py explains why):
 #   booked_*: what the day's status proves: reservations (4, 5, 6) / notices given (13, 14, 15);
 #   otb_*:    SPEC 7's on-the-books projection: reservations 4, 5 / any in-scope row's effective
 #             move-out; only needed for the as-of dates being written (>= :otb_start_date).
 # Events further than the horizon ahead are dropped by the caller (no dialect-specific date math).
-EVENTS = """
+EVENTS = with_status_codes("""
 SELECT
     snapshot_date,
     event_date,
@@ -58,12 +60,12 @@ FROM (
         snapshot_date,
         move_in_date AS event_date,
         1 AS booked_movein,
-        CASE WHEN management_status_code IN (4, 5) THEN 1 ELSE 0 END AS otb_movein,
+        CASE WHEN management_status_code IN ({status:application}) THEN 1 ELSE 0 END AS otb_movein,
         0 AS booked_moveout,
         0 AS otb_moveout
     FROM {silver}.tenant_room_snapshot_daily
     WHERE snapshot_date BETWEEN :start_date AND :end_date
-      AND management_status_code IN (4, 5, 6)
+      AND management_status_code IN ({status:reserved})
       AND move_in_date > snapshot_date AND move_in_date <= :max_event_date
     UNION ALL
     SELECT
@@ -71,15 +73,15 @@ FROM (
         moveout_date AS event_date,
         0 AS booked_movein,
         0 AS otb_movein,
-        CASE WHEN management_status_code IN (13, 14, 15) THEN 1 ELSE 0 END AS booked_moveout,
+        CASE WHEN management_status_code IN ({status:booked_moveout}) THEN 1 ELSE 0 END AS booked_moveout,
         1 AS otb_moveout
     FROM {silver}.tenant_room_snapshot_daily
     WHERE snapshot_date BETWEEN :start_date AND :end_date
       AND moveout_date > snapshot_date AND moveout_date <= :max_event_date
-      AND (management_status_code IN (13, 14, 15) OR snapshot_date >= :otb_start_date)
+      AND (management_status_code IN ({status:booked_moveout}) OR snapshot_date >= :otb_start_date)
 ) AS events
 GROUP BY snapshot_date, event_date
-"""
+""")
 
 # Replace exactly the run's as-of window (same transaction as the insert that follows).
 DELETE_WINDOW = """

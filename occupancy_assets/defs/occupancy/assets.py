@@ -3,7 +3,7 @@
 A partition is an as-of date T. Materializing the partition range [A, B] writes the observed rows
 [A - lookback, B] and, when B is (at or after) the latest snapshot, the projections from it; an
 older range writes observed rows only, so re-running history never touches projections or later
-observed days. The database does the set-based counting (kpi_sql.py, a fixed number of statements
+observed days. The database does the set-based counting (defs/occupancy/sql.py, a fixed number of statements
 per run); `build_daily_metrics` is a pure function that turns those counts into rows, so the KPI
 rules are unit-testable without a warehouse. The window is replaced atomically.
 """
@@ -153,7 +153,7 @@ def compute_and_write(
             raise ValueError(f"silver has no snapshot on or before {last_as_of}: nothing to compute from")
         as_of = pd.Timestamp(bounds["as_of_date"]).date()
         silver_first = pd.Timestamp(bounds["first_snapshot_date"]).date()
-        # archived months (archive.py) are still the history: its first date stays the first date
+        # archived months (defs/archive/) are still the history: its first date stays the first date
         archived_first = first_archived_date(wh, conn)
         first = min(silver_first, archived_first) if archived_first else silver_first
         latest = pd.Timestamp(bounds["latest_snapshot_date"]).date()

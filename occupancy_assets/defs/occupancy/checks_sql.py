@@ -1,4 +1,4 @@
-"""SQL of the gold checks (checks/gold.py). Templates for `Warehouse.read_sql`: schemas as
+"""SQL of the gold checks (defs/occupancy/checks.py). Templates for `Warehouse.read_sql`: schemas as
 `{silver}` / `{gold}`, values as bound parameters.
 
 The gold tables hold one row per date, so these statements scan them whole; silver is only

@@ -5,6 +5,8 @@ everything else is a bound parameter. Each query is set-based over a date window
 costs the same number of statements whatever the window or the history length.
 """
 
+from occupancy_assets.lib.status_groups import with_status_codes
+
 # The latest snapshot on or before the target date, the first and the latest snapshot of the history.
 AS_OF = """
 SELECT
@@ -17,11 +19,11 @@ SELECT
 # Observed days in [start_date, end_date]: one row per date that has a snapshot.
 # applications = pairs whose first status-4/5 row over all history falls on the date, read from
 # silver.first_application_dates (kept by the silver run; it outlives the archived silver months).
-HISTORY = """
+HISTORY = with_status_codes("""
 WITH day_pairs AS (
     SELECT
         snapshot_date, tenant_id, apartment_id, room_id,
-        MAX(CASE WHEN management_status_code IN (4, 5, 6, 7, 9) AND move_in_date = snapshot_date
+        MAX(CASE WHEN management_status_code IN ({status:move_in}) AND move_in_date = snapshot_date
                  THEN 1 ELSE 0 END) AS is_new_movein,
         MAX(CASE WHEN moveout_plans_date = snapshot_date THEN 1 ELSE 0 END) AS is_new_moveout
     FROM {silver}.tenant_room_snapshot_daily
@@ -55,15 +57,15 @@ FROM day_counts AS c
 LEFT JOIN applications AS a ON a.snapshot_date = c.snapshot_date
 LEFT JOIN {gold}.kpi_month_end_metrics AS k ON k.as_of_date = c.snapshot_date
 ORDER BY c.snapshot_date
-"""
+""")
 
 # Scheduled events known in the as_of snapshot, for the projection days (as_of, horizon_end].
-PROJECTED_EVENTS = """
+PROJECTED_EVENTS = with_status_codes("""
 SELECT event_date, SUM(is_movein) AS new_moveins, SUM(is_moveout) AS new_moveouts
 FROM (
     SELECT move_in_date AS event_date, 1 AS is_movein, 0 AS is_moveout
     FROM {silver}.tenant_room_snapshot_daily
-    WHERE snapshot_date = :as_of_date AND management_status_code IN (4, 5)
+    WHERE snapshot_date = :as_of_date AND management_status_code IN ({status:application})
       AND move_in_date > :as_of_date AND move_in_date <= :horizon_end
     UNION ALL
     SELECT moveout_date AS event_date, 0 AS is_movein, 1 AS is_moveout
@@ -72,27 +74,9 @@ FROM (
       AND moveout_date > :as_of_date AND moveout_date <= :horizon_end
 ) AS events
 GROUP BY event_date
-"""
+""")
 
 # Replace exactly the run's window (same transaction as the insert that follows).
 DELETE_WINDOW = """
 DELETE FROM {gold}.occupancy_daily_metrics WHERE snapshot_date BETWEEN :start_date AND :end_date
-"""
-
-# -- per-partition materialization metadata (the UI plots these by partition) ---------------------
-
-# The month-end KPIs of each date in [start_date, end_date].
-MONTH_END_BY_DATE = """
-SELECT as_of_date, occupancy_rate, occupancy_room_count_0000, occupancy_room_count_eod,
-       same_day_moveins, same_day_moveouts, rent_jpy, revpar_jpy, recpar_cash_jpy
-FROM {gold}.kpi_month_end_metrics
-WHERE as_of_date BETWEEN :start_date AND :end_date
-"""
-
-# silver's row count of each date in [start_date, end_date].
-SILVER_ROWS_BY_DATE = """
-SELECT snapshot_date, COUNT(*) AS row_count
-FROM {silver}.tenant_room_snapshot_daily
-WHERE snapshot_date BETWEEN :start_date AND :end_date
-GROUP BY snapshot_date
 """

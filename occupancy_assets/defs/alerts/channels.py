@@ -74,6 +74,9 @@ class EmailChannel:
         kwargs = {"context": ssl.create_default_context()} if secure else {}
         try:
             with client(parts.hostname, parts.port or (465 if secure else 25), timeout=TIMEOUT_SECONDS, **kwargs) as smtp:
+                smtp.ehlo()
+                if not secure and smtp.has_extn("starttls"):  # smtp:// on 587: upgrade when the server offers it
+                    smtp.starttls(context=ssl.create_default_context())
                 if parts.username:
                     smtp.login(unquote(parts.username), unquote(parts.password or ""))
                 smtp.send_message(email)

@@ -122,6 +122,20 @@ def test_an_old_partition_rewrites_its_observed_rows_only(example_warehouse):
     pd.testing.assert_frame_equal(_stable(after), _stable(before))
 
 
+def test_a_shorter_horizon_replaces_the_projections_as_a_whole(example_warehouse):
+    """Issue 18: after a run with 3 projected days, one with 1 leaves exactly 1 (02-02), not the
+    two older ones (02-03, 02-04) beside it; a longer horizon again writes 3, all from basis 02-01."""
+    wh, *_ = example_warehouse
+    for forward_days, projected in ((1, [dt.date(2026, 2, 2)]),
+                                    (3, [dt.date(2026, 2, 2), dt.date(2026, 2, 3), dt.date(2026, 2, 4)])):
+        compute_and_write(wh, first_as_of=AS_OF, last_as_of=AS_OF, lookback_days=3, forward_days=forward_days)
+        rows = wh.read_sql("SELECT snapshot_date, is_projection, projection_basis_date "
+                           "FROM {gold}.occupancy_daily_metrics WHERE snapshot_date > :as_of ORDER BY snapshot_date",
+                           {"as_of": AS_OF})
+        assert [_date(d) for d in rows.snapshot_date] == projected
+        assert set(map(int, rows.is_projection)) == {1} and {_date(d) for d in rows.projection_basis_date} == {AS_OF}
+
+
 def test_each_partition_materialization_carries_its_own_kpis(example_warehouse):
     """What the UI plots by partition: the build's one run wrote every date, each with its values."""
     from occupancy_assets.lib.names import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY

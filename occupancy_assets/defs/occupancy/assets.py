@@ -189,7 +189,10 @@ def compute_and_write(
         )
         table = occupancy_table.to_metadata(sa.MetaData(), schema=wh.schema("gold"))
         table.create(conn, checkfirst=True)
-        conn.execute(wh.render(kpi_sql.DELETE_WINDOW), {"start_date": window_start, "end_date": window_end})
+        if as_of == latest:  # no observed row lies after the newest snapshot: later rows are old projections
+            conn.execute(wh.render(kpi_sql.DELETE_FROM), {"start_date": window_start})
+        else:
+            conn.execute(wh.render(kpi_sql.DELETE_WINDOW), {"start_date": window_start, "end_date": window_end})
         if len(rows):
             records = rows.astype(object).where(rows.notna(), None).to_dict("records")
             conn.execute(table.insert(), records)

@@ -80,3 +80,9 @@ GROUP BY event_date
 DELETE_WINDOW = """
 DELETE FROM {gold}.occupancy_daily_metrics WHERE snapshot_date BETWEEN :start_date AND :end_date
 """
+
+# A run that projects from the newest snapshot replaces every row from its window start on: the
+# projections are replaced as a whole, so a shorter horizon leaves no projection of an older basis.
+DELETE_FROM = """
+DELETE FROM {gold}.occupancy_daily_metrics WHERE snapshot_date >= :start_date
+"""

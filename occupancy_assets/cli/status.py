@@ -198,8 +198,12 @@ def collect_status(
 
     if instance is not None:
         report.checks_evaluated, report.failed_checks = latest_check_problems(instance, check_keys, settings)
-        if report.failed_checks:
-            report.attention.append(f"{len(report.failed_checks)} asset check(s) failed or did not run")
+        # a failed WARN check is listed, not attention: it flags a change that may be real (the
+        # operating guide's check table says what to look at); ERROR checks and checks that did not
+        # run mean a published number may be wrong or missing
+        blocking = [p for p in report.failed_checks if p.severity != "WARN"]
+        if blocking:
+            report.attention.append(f"{len(blocking)} asset check(s) failed (ERROR) or did not run")
         from occupancy_assets.lib.dead_runs import recent_failures, stuck_runs
 
         report.stuck_runs, report.failed_runs = stuck_runs(instance), recent_failures(instance)
@@ -325,7 +329,8 @@ def format_status(report: StatusReport) -> str:
             lines.extend(f"    failed: {problem.describe()}" for problem in report.failed_runs)
     lines.append("")
     if report.ok:
-        lines.append("OK: nothing needs attention")
+        warnings = sum(1 for p in report.failed_checks if p.severity == "WARN")
+        lines.append("OK: nothing needs attention" + (f" ({warnings} warning(s) listed above)" if warnings else ""))
     else:
         lines.append("ATTENTION:")
         lines.extend(f"  - {reason}" for reason in report.attention)

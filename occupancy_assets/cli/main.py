@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import time
 
@@ -16,6 +17,12 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {value!r}")
+    return value
 
 
 def _instance():
@@ -155,9 +162,15 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     """Load an archived month back into silver through the restore job."""
+    from occupancy_assets.defs.archive.assets import RESTORE_JOB
     from occupancy_assets.defs.archive.runs import run_restore
 
-    run = run_restore(_definitions(settings), _instance(), args.month)
+    defs = _definitions(settings)
+    months = defs.resolve_job_def(RESTORE_JOB).partitions_def.get_partition_keys()
+    if args.month not in months:
+        print(f"restore {args.month}: refused - not a month of the history ({months[0]} .. {months[-1]})")
+        return 2
+    run = run_restore(defs, _instance(), args.month)
     print("restore " + run.describe())
     return 0 if run.success else 1
 
@@ -220,13 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
         "archive", help="archive silver months older than the retention to Parquet (verified, then deleted)"
     )
     p.add_argument(
-        "--month", help="YYYY-MM (default: every month older than OCCUPANCY_RETENTION_MONTHS still in silver)"
+        "--month", type=_month,
+        help="YYYY-MM (default: every month older than OCCUPANCY_RETENTION_MONTHS still in silver)"
     )
     p.add_argument("--today", type=_date, help="judge the retention as of this date (default: today in Asia/Tokyo)")
     p.set_defaults(func=cmd_archive)
 
     p = sub.add_parser("restore", help="load an archived month back into silver, row for row")
-    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("verify", help="release sign-off: version alignment and reference guardrails")

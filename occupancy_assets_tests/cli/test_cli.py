@@ -84,6 +84,25 @@ def test_cli_date_arguments_are_still_argparse_errors(capsys):
     assert "--end 2026-01-02 is before --start 2026-01-05" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize("command", ["restore", "archive"])
+def test_a_month_that_is_not_yyyy_mm_is_an_argument_error(command, capsys):
+    """Issue 18: `restore --month garbage` was a DagsterUnknownPartitionError traceback."""
+    with pytest.raises(SystemExit) as raised:
+        cli.main([command, "--month", "garbage"])
+    assert raised.value.code == 2
+    assert "argument --month: not a month (YYYY-MM): 'garbage'" in capsys.readouterr().err
+
+
+def test_restore_of_a_month_outside_the_history_is_refused(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("OCCUPANCY_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    monkeypatch.setenv("OCCUPANCY_HISTORY_START", "2025-10-01")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert cli.main(["restore", "--month", "2019-01"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("restore 2019-01: refused - not a month of the history (2025-10 .. ")
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing was opened or created
+
 # -- the warehouse cannot be reached: one line with host:port and the server's own message -----------
 
 

@@ -178,7 +178,13 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from occupancy_assets.cli.report import print_kpi_card
     from occupancy_assets.cli.status import run_status
+    from occupancy_assets.lib.resources import open_warehouse
 
+    wh = open_warehouse(settings)
+    if wh.dialect == "duckdb" and not wh.duckdb_path.exists():  # opening it would create an empty file
+        print(f"status: no warehouse at {wh.duckdb_path}: nothing is built yet; run `occupancy-kpi backfill` "
+              "(or `make demo`), or check OCCUPANCY_WAREHOUSE_URL")
+        return 1
     print_kpi_card(settings)  # the card with the forecast and the emptiest houses, then the health report
     return run_status(settings, instance=_instance())
 

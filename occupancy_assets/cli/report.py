@@ -24,6 +24,9 @@ ORDER BY snapshot_date
 
 def print_kpi_card(settings: Settings) -> None:
     wh = open_warehouse(settings)
+    if not wh.table_exists("gold", "kpi_month_end_metrics"):
+        print("no KPI rows yet: gold.kpi_month_end_metrics does not exist (run a backfill)")
+        return
     latest = wh.read_sql(LATEST_KPI)
     if latest.empty:
         print("no KPI rows yet")

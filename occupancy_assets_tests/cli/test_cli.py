@@ -154,3 +154,23 @@ def test_an_unroutable_host_fails_within_the_connect_timeout(capsys, monkeypatch
     assert line.startswith("occupancy-kpi: error: cannot connect to the warehouse at 10.255.255.1:3306: "), line
     assert PASSWORD not in line
     assert elapsed < 8, f"took {elapsed:.1f} s"
+
+
+def test_status_of_a_warehouse_never_built(monkeypatch, tmp_path, capsys):
+    """Issue 18: status on a missing DuckDB file was a CatalogException traceback and created the file."""
+    path = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("OCCUPANCY_WAREHOUSE_URL", f"duckdb:///{path}")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["status"]) == 1
+    assert capsys.readouterr().out == (
+        f"status: no warehouse at {path}: nothing is built yet; run `occupancy-kpi backfill` (or `make demo`), "
+        "or check OCCUPANCY_WAREHOUSE_URL\n")
+    assert not path.exists()
+
+    import duckdb
+
+    duckdb.connect(str(path)).close()  # a file with no tables: the report, no traceback
+    assert cli.main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "no KPI rows yet: gold.kpi_month_end_metrics does not exist (run a backfill)" in out
+    assert "gold.occupancy_daily_metrics does not exist: run a backfill" in out

@@ -149,6 +149,17 @@ def wait_for_the_pool(instance: DagsterInstance, say: Callable[[str], None]) -> 
         time.sleep(POOL_POLL_SECONDS)
 
 
+@contextlib.contextmanager
+def holding_the_warehouse(instance: DagsterInstance, say: Callable[[str], None] = print) -> Iterator[None]:
+    """The one-writer rule for every CLI command that writes (archive, restore; run_daily_job does
+    the same with its join logic in between): one CLI launcher at a time, and no run of any launcher
+    in the warehouse pool, before the command's run starts."""
+    fail_dead_runs(instance, by="occupancy-kpi on start", say=say)
+    with launch_lock(instance):
+        wait_for_the_pool(instance, say)
+        yield
+
+
 def run_daily_job(
     defs: Definitions,
     instance: DagsterInstance,

@@ -126,6 +126,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     """Archive one month (--month) or every month older than the retention still in silver, through
     the archive job (the same runs the monthly schedule launches)."""
+    from occupancy_assets.cli.launch import holding_the_warehouse
     from occupancy_assets.defs.archive.assets import ARCHIVE_JOB, months_due
     from occupancy_assets.defs.archive.months import ArchiveError, check_archivable
     from occupancy_assets.defs.archive.runs import run_archive
@@ -154,7 +155,9 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 0
     print(f"archive {', '.join(months)} (retention {settings.retention_months} months, today {today})")
-    runs = run_archive(defs, _instance(), months, today=today)
+    instance = _instance()
+    with holding_the_warehouse(instance):  # it deletes silver rows: never beside another writer
+        runs = run_archive(defs, instance, months, today=today)
     for run in runs:
         print("  " + run.describe())
     return 0 if all(run.success for run in runs) else 1
@@ -162,6 +165,7 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     """Load an archived month back into silver through the restore job."""
+    from occupancy_assets.cli.launch import holding_the_warehouse
     from occupancy_assets.defs.archive.assets import RESTORE_JOB
     from occupancy_assets.defs.archive.runs import run_restore
 
@@ -170,7 +174,9 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     if args.month not in months:
         print(f"restore {args.month}: refused - not a month of the history ({months[0]} .. {months[-1]})")
         return 2
-    run = run_restore(defs, _instance(), args.month)
+    instance = _instance()
+    with holding_the_warehouse(instance):
+        run = run_restore(defs, instance, args.month)
     print("restore " + run.describe())
     return 0 if run.success else 1
 

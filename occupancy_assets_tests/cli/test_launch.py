@@ -148,3 +148,45 @@ def test_a_partitioned_evaluation_names_its_partition_and_long_lists_are_capped(
     assert lines[0] == "partition: 2026-02-03"
     assert lines[1].startswith("missing_dates: 2026-03-01, ") and lines[1].endswith("2026-03-10, ... (30 listed)")
     assert len(lines[2]) <= 160 and lines[2].endswith("...")
+
+
+# -- one writer: archive and restore wait for the warehouse like daily and backfill ---------------
+
+
+def test_restore_waits_while_another_run_holds_the_warehouse(monkeypatch, tmp_path, capsys):
+    """Issue 18: `archive` / `restore` started while a daily run held the warehouse ran beside it
+    (an archive deleted silver rows inside the run's window). Now they wait for the pool, as the
+    daily and backfill commands do, and start only once the holder has finished."""
+    import os
+    import threading
+    import time
+
+    from dagster import RunsFilter
+
+    from occupancy_assets.cli import launch
+    from occupancy_assets.cli import main as cli
+    from occupancy_assets.defs.archive.assets import RESTORE_JOB
+    from occupancy_assets.lib.dead_runs import process_tags
+    from occupancy_assets_tests.lib.test_dead_runs import run_holding_the_pool
+
+    monkeypatch.setenv("OCCUPANCY_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    monkeypatch.setenv("OCCUPANCY_HISTORY_START", "2025-10-01")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(launch, "POOL_POLL_SECONDS", 0.2)
+    cli._instance()  # the instance config, as the command installs it
+    instance = DagsterInstance.get()
+    holder = run_holding_the_pool(instance, process_tags(os.getpid()))  # a live process: not a dead run
+
+    codes: list[int] = []
+    command = threading.Thread(target=lambda: codes.append(cli.main(["restore", "--month", "2025-10"])))
+    command.start()
+    time.sleep(3)
+    assert command.is_alive(), "restore did not wait for the run holding the warehouse"
+    assert f"waiting for run {holder.run_id[:8]} (daily, STARTED) to release the warehouse" in capsys.readouterr().out
+    assert not instance.get_runs(filters=RunsFilter(job_name=RESTORE_JOB))
+    released = time.time()
+    instance.report_run_failed(holder)
+    command.join(120)
+    assert not command.is_alive() and codes == [1]  # it ran: nothing archived, so nothing to restore
+    [record] = instance.get_run_records(filters=RunsFilter(job_name=RESTORE_JOB))
+    assert record.create_timestamp.timestamp() >= released

@@ -156,3 +156,22 @@ def test_each_partition_materialization_carries_its_own_kpis(example_warehouse):
         str(day): values[5] for day, values in EXPECTED_DAILY.items() if day <= AS_OF}
     rows_per_day = Counter(str(row[0]) for row in EXPECTED_SILVER)
     assert by_partition(SILVER_KEY, "row_count") == dict(rows_per_day)
+
+
+def test_run_level_figures_are_on_the_last_partition_only(example_warehouse):
+    """Issue 21: a range run's own totals (rows written, horizon, ...) were copied onto every
+    partition and drew flat lines in "Plots by partition"; now each partition carries its own date's
+    values, and the run's figures are on its last partition."""
+    from occupancy_assets.lib.names import FORECAST_KEY, OCCUPANCY_KEY
+
+    _, _, _, instance = example_warehouse
+    for key, run_level in ((OCCUPANCY_KEY, {"rows_written", "observed_rows", "projected_rows", "horizon_end"}),
+                           (FORECAST_KEY, {"rows_written", "as_of_dates", "latest_forecast"})):
+        runs: dict[str, dict[str, set]] = {}
+        for record in instance.fetch_materializations(key, limit=100).records:
+            runs.setdefault(record.run_id, {})[record.partition_key] = set(record.asset_materialization.metadata)
+        assert any(len(partitions) > 1 for partitions in runs.values())  # the build's range run is among them
+        for partitions in runs.values():
+            last = max(partitions)
+            assert run_level <= partitions[last], key
+            assert all(not run_level & names for day, names in partitions.items() if day != last), (key, partitions)

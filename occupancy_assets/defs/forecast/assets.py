@@ -132,7 +132,25 @@ def compute_and_write(
     return rows
 
 
+def outlook_metadata(forecast_of_one_day: pd.DataFrame) -> dict:
+    """One as-of date's outlook: on-the-books and expected occupancy at +30/+60/+90 and the band, so
+    "Plots by partition" draws how the outlook evolved."""
+    meta: dict = {}
+    for lead in (30, 60, 90):
+        r = forecast_of_one_day[forecast_of_one_day["lead_days"] == lead]
+        if len(r):
+            r = r.iloc[0]
+            total = float(r["total_physical_rooms"])
+            meta[f"otb_rate_plus_{lead}"] = round(float(r["otb_period_end_rooms"]) / total, 6)
+            meta[f"expected_rate_plus_{lead}"] = float(r["expected_occupancy_rate"])
+            if pd.notna(r["p10_period_end_rooms"]):
+                meta[f"p10_rate_plus_{lead}"] = round(float(r["p10_period_end_rooms"]) / total, 6)
+                meta[f"p90_rate_plus_{lead}"] = round(float(r["p90_period_end_rooms"]) / total, 6)
+    return meta
+
+
 def _summary_metadata(rows: pd.DataFrame) -> dict:
+    """The run's own figures (on its last partition only)."""
     if rows.empty:
         return {"rows_written": 0, "as_of_dates": 0}
     latest = rows[rows["as_of_date"] == rows["as_of_date"].max()]
@@ -142,16 +160,6 @@ def _summary_metadata(rows: pd.DataFrame) -> dict:
         "latest_as_of": str(latest["as_of_date"].iloc[0]),
         "model_version": str(latest["model_version"].iloc[0]),
     }
-    for lead in (30, 60, 90):
-        r = latest[latest["lead_days"] == lead]
-        if len(r):
-            r = r.iloc[0]
-            total = float(r["total_physical_rooms"])
-            meta[f"otb_rate_plus_{lead}"] = round(float(r["otb_period_end_rooms"]) / total, 6)
-            meta[f"expected_rate_plus_{lead}"] = float(r["expected_occupancy_rate"])
-            if pd.notna(r["p10_period_end_rooms"]):
-                meta[f"p10_rate_plus_{lead}"] = round(float(r["p10_period_end_rooms"]) / total, 6)
-                meta[f"p90_rate_plus_{lead}"] = round(float(r["p90_period_end_rooms"]) / total, 6)
     shown = latest[latest["lead_days"].isin([1, 7, 14, 30, 60, 90])].drop(columns=["generated_at", "model_version"])
     meta["latest_forecast"] = MetadataValue.md(shown.astype(str).to_markdown(index=False))
     return meta
@@ -185,7 +193,14 @@ def build_forecast_asset(settings: Settings):
         skipped = [d for d in pd.date_range(window_start, window_end, freq="D").date if d not in written]
         if skipped:  # no kpi_month_end_metrics row (no dump) for these as-of dates: nothing to forecast from
             meta["as_of_dates_without_snapshot"] = MetadataValue.json([str(d) for d in skipped[:100]])
-        return MaterializeResult(metadata=meta)
+        for key in context.partition_keys:  # each as-of date its own outlook; the run's figures on the last
+            day = dt.date.fromisoformat(key)
+            outlook = outlook_metadata(rows[rows["as_of_date"] == day]) if day in written else {}
+            if key == context.partition_keys[-1]:
+                outlook = {**outlook, **meta}
+            if outlook:
+                context.add_asset_metadata(outlook, partition_key=key)
+        return MaterializeResult()
 
     return occupancy_forecast_daily
 

@@ -274,6 +274,10 @@ def build_occupancy_asset(settings: Settings):
             "horizon_occupancy_rate": float(last["occupancy_rate"]) if last is not None else None,
             "preview": MetadataValue.md(rows.tail(10).to_markdown(index=False)) if len(rows) else None,
         }
-        return MaterializeResult(metadata={k: v for k, v in metadata.items() if v is not None})
+        # the run's own figures go on its last partition only: copied onto every partition of a range
+        # run they drew flat lines in the UI's "Plots by partition" (issue 21)
+        context.add_asset_metadata({k: v for k, v in metadata.items() if v is not None},
+                                   partition_key=context.partition_keys[-1])
+        return MaterializeResult()
 
     return occupancy_daily_metrics

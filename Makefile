@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install demo test dev lock clean bench bench-mysql lint
+.PHONY: install demo test dev lock clean bench bench-mysql bench-mysql-quick lint
 
 $(BIN)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: install
 ## DuckDB and MariaDB at full scale (16,108 rooms, 2025-10-01 .. T), with issue 11's goals; ~15-25 min. Server: OCCUPANCY_TEST_MYSQL_URL.
 bench-mysql: install
 	$(BIN)/python scripts/benchmark.py --mysql-full $(ARGS)
+
+## Before merging any change to a dbt model or SQL in Python: MariaDB vs DuckDB per-model dbt timings as ratios (2,000 rooms, 6 months; < 5 min). See docs/benchmarks.md.
+bench-mysql-quick: install
+	$(BIN)/python scripts/benchmark.py --mysql-quick $(ARGS)
 
 ## Re-resolve constraints.txt after changing setup.py pins.
 lock:

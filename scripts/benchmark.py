@@ -463,6 +463,43 @@ def bench_mysql(report: Report, args, instance) -> dict:
         scenario.wh.drop_schemas()
 
 
+def bench_mysql_quick(report: Report, args, tmp: Path, instance) -> dict:
+    """`make bench-mysql-quick`, the step before merging a change to a dbt model or to SQL in Python:
+    one portfolio (default 2,000 rooms, 6 months) on DuckDB and MariaDB, backfill and daily run of
+    T, and dbt's own SQL time per model side by side as MariaDB / DuckDB ratios (issue 20)."""
+    from occupancy_assets.cli.launch import run_daily_job
+    from occupancy_assets.demo.portfolio import DEFAULT_SEED, generate_portfolio
+
+    t = args.today
+    history_start = months_before(t, args.mysql_months)
+    frames = generate_portfolio(rooms=args.mysql_rooms, seed=DEFAULT_SEED, history_start=history_start, today=t)
+    section = f"MariaDB vs DuckDB, {args.mysql_rooms:,} rooms, history {history_start} .. {t}"
+    scenarios = {"duckdb": Scenario(f"duckdb:///{tmp / 'quick.duckdb'}", "", history_start, t),
+                 "mysql": Scenario(args.mysql_url, f"benchq{uuid.uuid4().hex[:6]}_", history_start, t)}
+    runs: dict = {}
+    try:
+        for name, scenario in scenarios.items():
+            report.say(f"{section}: {name}")
+            runs[name] = {"load": scenario.load(frames)}
+            for run, (start, end) in {"backfill": (history_start, t), "daily": (t, t)}.items():
+                seconds, jobs = run_pipeline(report, f"{name} {run}", lambda s=start, e=end, sc=scenario: run_daily_job(
+                    sc.defs, instance, sc.wh, s, e, say=report.say), instance)
+                runs[name][run] = {"seconds": round(seconds, 3), "dbt_sql_seconds": jobs[0]["dbt_sql_seconds"]}
+    finally:
+        scenarios["mysql"].wh.drop_schemas()
+    report.add(section, "load", runs["mysql"]["load"], f"DuckDB {runs['duckdb']['load']:.2f} s, "
+               f"ratio {runs['mysql']['load'] / runs['duckdb']['load']:.1f}x")
+    for run in ("backfill", "daily"):
+        my, duck = runs["mysql"][run], runs["duckdb"][run]
+        report.add(section, f"{run}, whole job", my["seconds"], f"DuckDB {duck['seconds']:.2f} s")
+        for model, seconds in my["dbt_sql_seconds"].items():
+            other = duck["dbt_sql_seconds"].get(model)
+            ratio = f", ratio {seconds / other:.1f}x" if other else ""
+            report.add(section, f"  {run}: {model.split('/')[-1]} (dbt SQL)", seconds,
+                       f"DuckDB {other if other is not None else float('nan'):.2f} s{ratio}")
+    return runs
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -499,6 +536,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mysql-full", action="store_true",
                         help="part 3 at part 1's full scale (rooms, history), checked against issue 11's goals; "
                              "skips part 2 unless --compare-months is given")
+    parser.add_argument("--mysql-quick", action="store_true",
+                        help="only MariaDB vs DuckDB per-model dbt timings on one portfolio (default 2,000 rooms, "
+                             "6 months): make bench-mysql-quick, before merging any SQL change")
     parser.add_argument("--quick", action="store_true", help="small scales and fewer repetitions: a smoke run")
     parser.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "occupancy-benchmark.log",
                         help="where Dagster/dbt output goes")
@@ -552,11 +592,19 @@ def run(args: argparse.Namespace, argv, report: Report) -> int:
         from dagster import DagsterInstance
 
         with DagsterInstance.ephemeral() as instance:
+            if args.mysql_quick:
+                results["mysql_quick"] = bench_mysql_quick(report, args, tmp, instance)
+                return finish(args, report, info, command, results)
             results["duckdb_full"] = bench_duckdb_full(report, args, tmp, instance)
             if not args.skip_constant:
                 results["constant_time"] = bench_constant_time(report, args, tmp, instance)
             if not args.skip_mysql:
                 results["mysql"] = bench_mysql(report, args, instance)
+    return finish(args, report, info, command, results)
+
+
+def finish(args, report: Report, info: dict, command: str, results: dict) -> int:
+    """Print the table and the JSON line."""
     results["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     results["total_seconds"] = round(time.perf_counter() - report.started, 1)
 

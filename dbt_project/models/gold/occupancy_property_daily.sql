@@ -2,9 +2,11 @@
     end of the day, same-day move-ins / move-outs and the occupancy rate, by the room-level rules
     of kpi_month_end_metrics (SPEC 6) restricted to the property. Summed over properties the
     counts are the portfolio's (dbt test assert_occupancy_property_rollup).
-    Rebuilds exactly the partition window (vars min_date / max_date), like kpi_month_end_metrics. -#}
+    Rebuilds exactly the partition window (vars min_date / max_date), like kpi_month_end_metrics:
+    month by month on MySQL (macros/window_replace.sql), so a backfill is not one statement and one
+    transaction over millions of rows. -#}
 {{ config(
-    materialized='incremental',
+    materialized=window_materialization(),
     pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],
     post_hook=["{{ ensure_index(this, ['snapshot_date']) }}"],
 ) }}
@@ -22,7 +24,7 @@ with present as (
     from {{ ref('tenant_room_snapshot_daily') }} as s
     inner join {{ ref('management_statuses') }} as st
         on st.code = s.management_status_code and st.is_physically_present = 1
-    where s.snapshot_date between {{ window_start() }} and {{ window_end() }}
+    where s.snapshot_date between {{ chunk_start() }} and {{ chunk_end() }}
 ),
 
 rooms_per_day as (
@@ -54,7 +56,7 @@ property_counts as (
 snapshot_days as (
     select distinct snapshot_date
     from {{ ref('tenant_room_snapshot_daily') }}
-    where snapshot_date between {{ window_start() }} and {{ window_end() }}
+    where snapshot_date between {{ chunk_start() }} and {{ chunk_end() }}
 ),
 
 room_counts as (

@@ -3,7 +3,9 @@
     (DuckDB), month by month on MySQL (macros/window_replace.sql).
     The two rankings run over narrow rows (ids, codes, dates); the text columns (status label,
     property, room number) are looked up by key at the end: MariaDB/MySQL materialize each
-    window-function step in a temporary table, whose size decides whether it stays in memory. -#}
+    window-function step in a temporary table, whose size decides whether it stays in memory.
+    The third index (status first, covering) is first_application_dates' read: the status-4/5 rows
+    from its window start on, without a row lookup per silver row (decisions.md, issue 20). -#}
 {#- staging_dump_health judges the window's dump first; its blocking test failing makes dbt skip
     this model, so a bad dump never replaces the window. -#}
 -- depends_on: {{ ref('staging_dump_health') }}
@@ -13,6 +15,7 @@
     post_hook=[
         "{{ ensure_index(this, ['snapshot_date', 'tenant_id', 'apartment_id', 'room_id']) }}",
         "{{ ensure_index(this, ['tenant_id', 'apartment_id', 'room_id', 'snapshot_date']) }}",
+        "{{ ensure_index(this, ['management_status_code', 'snapshot_date', 'tenant_id', 'apartment_id', 'room_id']) }}",
     ],
 ) }}
 

@@ -17,8 +17,11 @@ from occupancy_assets.lib.settings import LAYERS, Settings
 from occupancy_assets.lib.warehouse import Warehouse
 
 #: The job runs every asset of the warehouse's layers (asset keys are [layer, table]; the archive
-#: has its own jobs); the seeds are left out of a run whose seeds are current.
-DAILY_SELECTION = AssetSelection.key_prefixes(*([layer] for layer in LAYERS), include_sources=True)
+#: has its own jobs) and the staging tables they read (observable sources); the seeds are left out
+#: of a run whose seeds are current. (`key_prefixes(include_sources=True)` says the same, but the
+#: parameter is beta and its warning would be a second line on every CLI error.)
+_LAYER_ASSETS = AssetSelection.key_prefixes(*([layer] for layer in LAYERS))
+DAILY_SELECTION = _LAYER_ASSETS | _LAYER_ASSETS.upstream_source_assets()
 
 
 def build_daily_job(settings: Settings):

@@ -1,6 +1,7 @@
 """Helpers shared by the automation, status and concurrency tests: edits of a test warehouse's
 staging dumps (a new or a bad dump) and their undoing, timestamp-free copies of the built rows, and
-a DAGSTER_HOME + environment + workspace for tests that start the CLI or a real dagster-daemon."""
+a DAGSTER_HOME + environment + workspace for tests that start the CLI or a real dagster-daemon, and
+a run's check results."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from dagster import DagsterEventType
 
 from occupancy_assets_tests.worked_example import AS_OF
 
@@ -162,3 +164,25 @@ def daemon_setup(example_warehouse, tmp_path: Path) -> tuple[Path, Path, dict, P
     shutil.copy(wh.duckdb_path, path)
     home = dagster_home(tmp_path)
     return path, home, subprocess_env(settings, path, home), write_workspace(tmp_path)
+
+
+def check_rows(instance, run_id: str) -> dict[str, tuple[bool, str]]:
+    """check name -> (passed, its failing rows as the UI shows them) for one run."""
+    out = {}
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data
+        rows = evaluation.metadata.get("failing_rows")
+        out[evaluation.asset_check_key.name] = (evaluation.passed, getattr(rows, "value", "") or "")
+    return out
+
+
+def execute(wh, *statements: tuple[str, dict]) -> None:
+    with wh.begin() as conn:
+        for sql, params in statements:
+            conn.execute(wh.render(sql), params)
+
+
+def assert_unchanged(wh, before) -> None:
+    after = built_rows(wh)
+    for name in before:
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)

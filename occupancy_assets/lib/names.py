@@ -19,7 +19,9 @@ OCCUPANCY_KEY = AssetKey(["gold", "occupancy_daily_metrics"])
 TRACE_KEY = AssetKey(["gold", "kpi_reference_trace"])
 PROPERTY_KEY = AssetKey(["gold", "occupancy_property_daily"])
 FORECAST_KEY = AssetKey(["gold", "occupancy_forecast_daily"])
-SEED_KEYS = (AssetKey(["silver", "management_statuses"]), AssetKey(["gold", "kpi_references"]))
+#: the operator's confirmed real events, which the checks on the numbers' meaning then accept
+ACCEPTED_CHANGES_KEY = AssetKey(["gold", "accepted_kpi_changes"])
+SEED_KEYS = (AssetKey(["silver", "management_statuses"]), AssetKey(["gold", "kpi_references"]), ACCEPTED_CHANGES_KEY)
 
 #: The one job of the daily pipeline (UI, schedule, sensor and CLI all launch it).
 DAILY_JOB = "daily"

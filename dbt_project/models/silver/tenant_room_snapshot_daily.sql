@@ -6,9 +6,12 @@
     window-function step in a temporary table, whose size decides whether it stays in memory.
     The third index (status first, covering) is first_application_dates' read: the status-4/5 rows
     from its window start on, without a row lookup per silver row (decisions.md, issue 20). -#}
-{#- staging_dump_health judges the window's dump first; its blocking test failing makes dbt skip
-    this model, so a bad dump never replaces the window. -#}
+{#- staging_dump_health judges the window's dump first; its blocking tests failing make dbt skip
+    this model, so a bad dump never replaces the window. The rent test also reads the accepted
+    changes: dbt makes a test block a model only when the model descends from every node the test
+    reads, hence the second line. -#}
 -- depends_on: {{ ref('staging_dump_health') }}
+-- depends_on: {{ ref('accepted_kpi_changes') }}
 {{ config(
     materialized=window_materialization(),
     pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],

@@ -17,6 +17,9 @@ On gold.occupancy_daily_metrics (whole table: one row per date, so a scan is che
   counts differ by design (pairs vs rooms, moveout_plans_date vs the effective move-out), by at
   most 34 rooms (0.21%) a day on the full-scale demo, mostly at month ends; the default 0.5%
   (~80 of 16,108 rooms) warns when they part by more than that.
+On gold.kpi_month_end_metrics:
+- `kpi_day_over_day` (WARN): each published KPI's change from the day before against a robust band
+  of recent same-type days (defs/occupancy/plausibility.py).
 On gold.kpi_reference_trace:
 - `version_alignment` (ERROR, blocking): the latest kpi_month_end_metrics row's
   kpi_definition_version equals the trace's.
@@ -33,7 +36,9 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from occupancy_assets.defs.occupancy import checks_sql as gold_sql
-from occupancy_assets.lib.names import OCCUPANCY_KEY, TRACE_KEY, WAREHOUSE_POOL
+from occupancy_assets.defs.occupancy.plausibility import CHECK_NAME as DAY_OVER_DAY
+from occupancy_assets.defs.occupancy.plausibility import day_over_day_result
+from occupancy_assets.lib.names import MONTH_END_KEY, OCCUPANCY_KEY, TRACE_KEY, WAREHOUSE_POOL
 from occupancy_assets.lib.resources import WarehouseResource
 from occupancy_assets.lib.settings import Settings
 from occupancy_assets.lib.warehouse import Warehouse
@@ -409,4 +414,9 @@ def build_gold_checks(settings: Settings) -> list:
         """period_end_rooms vs the observed end-of-day room count, as a share of all rooms."""
         return drift_result(warehouse.warehouse(), settings.drift_warn_share)
 
-    return [version_alignment, arithmetic, chain, coverage, projections_flat, drift]
+    @asset_check(asset=MONTH_END_KEY, name=DAY_OVER_DAY, pool=WAREHOUSE_POOL)
+    def kpi_day_over_day(warehouse: WarehouseResource) -> AssetCheckResult:
+        """Warns when a published KPI changed from the day before by far more than recent days did."""
+        return day_over_day_result(warehouse.warehouse())
+
+    return [version_alignment, arithmetic, chain, coverage, projections_flat, drift, kpi_day_over_day]

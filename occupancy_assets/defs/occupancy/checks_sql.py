@@ -150,3 +150,20 @@ SELECT *
 FROM {MONTH_END_TABLE}
 WHERE as_of_date IN (SELECT reference_date FROM {{gold}}.kpi_references)
 """
+
+# -- day-over-day plausibility (defs/occupancy/plausibility.py) -----------------------------
+
+#: The published KPIs of every date (one row per date: a whole-table read, like the checks above).
+PUBLISHED_KPIS = f"""
+SELECT as_of_date, is_month_end, occupancy_rate, occupancy_room_count_eod, rent_jpy, revpar_jpy,
+       total_physical_rooms
+FROM {MONTH_END_TABLE}
+ORDER BY as_of_date
+"""
+
+#: The operator's accepted real events for one check (seeds/accepted_kpi_changes.csv).
+ACCEPTED_CHANGES = """
+SELECT as_of_date, apartment_id, reason
+FROM {gold}.accepted_kpi_changes
+WHERE check_name = :check_name
+"""

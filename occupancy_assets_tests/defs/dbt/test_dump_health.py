@@ -12,19 +12,13 @@ the session's built example (a file copy on DuckDB, cheap).
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import uuid
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterEventType, DagsterInstance
-from dagster._core.instance.ref import InstanceRef
 
-from occupancy_assets.cli.launch import run_daily_job
-from occupancy_assets.definitions import build_definitions
-from occupancy_assets_tests.conftest import copy_warehouse, make_settings
-from occupancy_assets_tests.helpers import add_snapshot, built_rows
+from occupancy_assets_tests.conftest import make_settings
+from occupancy_assets_tests.helpers import add_snapshot, assert_unchanged, built_rows, execute
 from occupancy_assets_tests.worked_example import AS_OF
 
 NEXT_DAY = AS_OF + dt.timedelta(days=1)
@@ -33,41 +27,6 @@ WARNINGS_CHECK = "assert_staging_dump_warnings"
 
 DUCKDB = pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
 MYSQL = pytest.mark.parametrize("built_example", [pytest.param("mysql", marks=pytest.mark.mysql)], indirect=True)
-
-
-@pytest.fixture
-def example(built_example, tmp_path):
-    """A fresh copy of the built worked example: (warehouse, run(day, **settings) -> (outcome, checks))."""
-    source, home = built_example
-    wh = copy_warehouse(source, f"t{uuid.uuid4().hex[:8]}_" if source.dialect == "mysql" else "", tmp_path)
-    shutil.copytree(home, tmp_path / "instance")
-    url = wh.url.render_as_string(hide_password=False)
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "instance"))) as instance:
-
-        def run(day: dt.date, **overrides):
-            defs = build_definitions(make_settings(url, wh.schema_prefix, **overrides))
-            outcome = run_daily_job(defs, instance, wh, day, day, say=lambda _: None)
-            return outcome, check_rows(instance, outcome.run_id)
-
-        yield wh, run
-    if wh.schema_prefix:
-        wh.drop_schemas()
-
-
-def check_rows(instance, run_id: str) -> dict[str, tuple[bool, str]]:
-    """check name -> (passed, its failing rows as the UI shows them) for one run."""
-    out = {}
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = record.dagster_event.event_specific_data
-        rows = evaluation.metadata.get("failing_rows")
-        out[evaluation.asset_check_key.name] = (evaluation.passed, getattr(rows, "value", "") or "")
-    return out
-
-
-def execute(wh, *statements: tuple[str, dict]) -> None:
-    with wh.begin() as conn:
-        for sql, params in statements:
-            conn.execute(wh.render(sql), params)
 
 
 def without_primary_key(wh) -> None:
@@ -89,12 +48,6 @@ def assert_blocked(outcome, checks, rule: str, day: dt.date = NEXT_DAY) -> None:
     assert not passed and rule in rows and str(day) in rows, rows
     error = " ".join(outcome.errors)
     assert GATE_CHECK in error and rule in error and str(day) in error, outcome.describe()
-
-
-def assert_unchanged(wh, before) -> None:
-    after = built_rows(wh)
-    for name in before:
-        pd.testing.assert_frame_equal(after[name], before[name], obj=name)
 
 
 @pytest.mark.parametrize("built_example", ["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)], indirect=True)

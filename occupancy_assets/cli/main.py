@@ -82,28 +82,41 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_range(settings: Settings, start: dt.date, end: dt.date) -> int:
-    """One run of the daily job over [start, end] in this process; prints its outcome."""
+def _run_range(settings: Settings, start: dt.date | None, end: dt.date, command: str) -> int:
+    """One run of the daily job over [start, end] in this process; prints its outcome. A range
+    reaching into an archived month is refused before anything runs; without a start, the range
+    starts after the archived months at the beginning of the history."""
     from occupancy_assets.cli.launch import run_daily_job
+    from occupancy_assets.lib.archive_manifest import archived_months_between, archived_refusal
     from occupancy_assets.lib.resources import open_warehouse
 
     wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before anything loads
+    if start is None:
+        start = settings.history_start
+        for month in archived_months_between(wh, start, end):
+            if month != start.strftime("%Y-%m"):
+                break
+            start = (dt.date(start.year, start.month, 28) + dt.timedelta(days=4)).replace(day=1)
+    archived = archived_months_between(wh, start, end)
+    if archived:
+        print(f"{command}: refused - {archived_refusal(start, end, archived)}")
+        return 2
+    if command == "backfill":
+        print(f"backfill {start} .. {end}: one run of the daily job over the range (projections if {end} is the newest dump)")
+    else:
+        print(f"daily pipeline for {end}")
     outcome = run_daily_job(_definitions(settings), _instance(), wh, start, end)
     print("  " + outcome.describe().replace("\n", "\n  "))
     return 0 if outcome.success else 1
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    end = args.end or today_jst()
-    start = args.start or settings.history_start
-    print(f"backfill {start} .. {end}: one run of the daily job over the range (projections if {end} is the newest dump)")
-    return _run_range(settings, start, end)
+    return _run_range(settings, args.start, args.end or today_jst(), "backfill")
 
 
 def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
     target = args.target_date or today_jst()
-    print(f"daily pipeline for {target}")
-    return _run_range(settings, target, target)
+    return _run_range(settings, target, target, "daily")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,7 +125,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if cmd_demo_data(demo_args, settings):
         return 1
     started = time.perf_counter()
-    code = cmd_backfill(argparse.Namespace(start=settings.history_start, end=today), settings)
+    code = cmd_backfill(argparse.Namespace(start=None, end=today), settings)
     print(f"  pipeline finished in {time.perf_counter() - started:.1f} s")
     from occupancy_assets.cli.report import print_kpi_card
     from occupancy_assets.cli.status import run_status

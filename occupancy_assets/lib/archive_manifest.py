@@ -74,3 +74,40 @@ def first_archived_date(wh: Warehouse, conn: Connection) -> dt.date | None:
         return None
     value = conn.execute(wh.render(f"SELECT MIN(first_date) FROM {{silver}}.{MANIFEST_TABLE}")).scalar()
     return None if value is None else pd.Timestamp(value).date()
+
+
+def archived_months_between(wh: Warehouse, start: dt.date, end: dt.date) -> list[str]:
+    """The months (YYYY-MM) touching [start, end] whose silver rows are in the archive, not in
+    silver: a run over them would rebuild part of a month from staging and leave the rest gone."""
+    with wh.engine.connect() as conn:
+        if not _manifest_exists(wh, conn):
+            return []
+        rows = wh.read_sql(
+            f"SELECT month FROM {{silver}}.{MANIFEST_TABLE} WHERE state = :state AND month BETWEEN :first AND :last ORDER BY month",
+            {"state": ARCHIVED, "first": start.strftime("%Y-%m"), "last": end.strftime("%Y-%m")},
+            conn=conn,
+        )
+    return [str(m) for m in rows["month"]]
+
+
+def archived_snapshot_dates(wh: Warehouse) -> list[dt.date]:
+    """Every date from the first to the last snapshot date of each archived month: dates whose
+    silver rows are in the archive (coverage must not call their gold rows rows on a gap)."""
+    months = archived_months(wh)
+    months = months[months["state"] == ARCHIVED].dropna(subset=["first_date", "last_date"])
+    dates: list[dt.date] = []
+    for first, last in zip(months["first_date"], months["last_date"]):
+        dates += list(pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq="D").date)
+    return dates
+
+
+def archived_refusal(start: dt.date, end: dt.date, months: list[str]) -> str:
+    """One line for a run over [start, end] that reaches into archived `months`: what to do."""
+    year, month = (int(part) for part in months[-1].split("-"))
+    after = dt.date(year + month // 12, month % 12 + 1, 1)
+    restore = " and ".join(f"occupancy-kpi restore --month {m}" for m in months)
+    return (
+        f"{start} .. {end} reaches into archived month(s) {', '.join(months)}: their silver rows are in the "
+        f"archive, and a rebuild from staging would leave the month part-built. Restore first ({restore}, "
+        f"or the restore_silver_month job), or run from {after} on"
+    )

@@ -18,11 +18,12 @@ from functools import cache
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, AssetSpec, BackfillPolicy, Output
+from dagster import AssetCheckResult, AssetExecutionContext, AssetSpec, BackfillPolicy, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from occupancy_assets.defs.dbt import sql as dbt_sql
 from occupancy_assets.defs.dbt.failures import dbt_failure, run_results, with_failing_rows
+from occupancy_assets.lib.archive_manifest import archived_months_between, archived_refusal
 from occupancy_assets.lib.dbt_project import dbt_project
 from occupancy_assets.lib.gold_window import WINDOW_TABLES, restore_gold_window, save_gold_window
 from occupancy_assets.lib.names import MONTH_END_KEY, SILVER_KEY, WAREHOUSE_POOL
@@ -196,6 +197,9 @@ def build_dbt_assets(settings: Settings) -> list:
         context.log.info(f"dbt build of {', '.join(sorted(built))} for {window[0]} .. {window[1]}")
         exclude = dbt_tests_reading_unbuilt_models(dbt_project_manifest(), built)
         wh = warehouse.warehouse()
+        archived = archived_months_between(wh, *window)
+        if archived:  # refused before anything is written (the CLI refuses before launching)
+            raise Failure(description=archived_refusal(*window, archived))
         save_gold_window(wh, window, context.run_id)
 
         def put_gold_back(results: Mapping[str, Mapping[str, Any]]) -> None:

@@ -274,9 +274,21 @@ def test_archive_to_a_local_folder_keeps_gold_and_restores_exactly(portfolio, mo
     assert "archive       2 month(s) archived" in format_status(report)
     assert list(report.archived_months["state"]) == ["archived", "archived"]
 
-    # gold for every retained date is identical after recomputing it from the archived silver
-    outcome = run_daily_job(defs, instance, wh, RETAINED_START, TODAY, say=lambda _: None)
-    assert outcome.success, outcome.describe()
+    # a run reaching into an archived month is refused before anything is written (issue 18: it
+    # rebuilt part of the month from staging, and every later run failed `coverage`) ...
+    inside = run_daily_job(defs, instance, wh, dt.date(2025, 10, 10), dt.date(2025, 10, 12), say=lambda _: None)
+    assert not inside.success
+    error = " ".join(inside.errors)
+    assert "reaches into archived month(s) 2025-10" in error and "occupancy-kpi restore --month 2025-10" in error, error
+    pd.testing.assert_frame_equal(_silver(wh), silver_before[~old].reset_index(drop=True))
+    # ... and by the CLI before it launches anything, exit 2
+    assert cli.cmd_backfill(argparse.Namespace(start=dt.date(2025, 10, 10), end=dt.date(2025, 10, 12)), settings) == 2
+    assert "backfill: refused - 2025-10-10 .. 2025-10-12 reaches into archived month(s) 2025-10" in capsys.readouterr().out
+
+    # a backfill without --start starts after the archived months; gold for every retained date is
+    # identical after recomputing it from the archived silver, and coverage knows the archived dates
+    assert cli.cmd_backfill(argparse.Namespace(start=None, end=TODAY), settings) == 0
+    assert f"backfill {RETAINED_START} .. {TODAY}" in capsys.readouterr().out
     for name, frame in _gold(wh).items():
         pd.testing.assert_frame_equal(frame, gold_before[name], obj=name)
     pd.testing.assert_frame_equal(_first_applications(wh), firsts_before)

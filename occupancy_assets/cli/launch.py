@@ -17,6 +17,7 @@ import datetime as dt
 import fcntl
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from occupancy_assets.defs.alerts.check_lines import check_details
 from occupancy_assets.defs.daily.job import daily_selection
 from occupancy_assets.lib.dagster_internals import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from occupancy_assets.lib.dead_runs import fail_dead_runs, process_tags
+from occupancy_assets.lib.gold_window import restore_gold_window
 from occupancy_assets.lib.names import DAILY_JOB, WAREHOUSE_POOL
 from occupancy_assets.lib.partitions import partition_key
 from occupancy_assets.lib.warehouse import Warehouse
@@ -182,16 +184,25 @@ def run_daily_job(
             if joined is not None:
                 return summarize(instance, joined, (start, end), joined=True)
         selection = daily_selection(instance, code_versions, wh)
-        if start == end:
-            result = job.execute_in_process(
-                instance=instance, partition_key=partition_key(start), asset_selection=selection,
-                tags=process_tags(), raise_on_error=False,
-            )
-        else:
-            tags = {ASSET_PARTITION_RANGE_START_TAG: partition_key(start), ASSET_PARTITION_RANGE_END_TAG: partition_key(end),
-                    **process_tags()}
-            result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection, raise_on_error=False)
-    return summarize(instance, result.run_id, (start, end))
+        run_id, succeeded = str(uuid.uuid4()), False
+        try:
+            if start == end:
+                result = job.execute_in_process(
+                    instance=instance, partition_key=partition_key(start), asset_selection=selection,
+                    tags=process_tags(), raise_on_error=False, run_id=run_id,
+                )
+            else:
+                tags = {ASSET_PARTITION_RANGE_START_TAG: partition_key(start), ASSET_PARTITION_RANGE_END_TAG: partition_key(end),
+                        **process_tags()}
+                result = job.execute_in_process(instance=instance, tags=tags, asset_selection=selection,
+                                                raise_on_error=False, run_id=run_id)
+            succeeded = result.success
+        finally:
+            if not succeeded:  # failed or interrupted between steps: both gold tables or neither
+                restored = restore_gold_window(wh, run_id)
+                if restored:
+                    say(f"run {run_id[:8]} did not finish: restored {', '.join(restored)} to their state before it")
+    return summarize(instance, run_id, (start, end))
 
 
 def _runs_of(instance: DagsterInstance, day: dt.date, limit: int | None = None) -> list:

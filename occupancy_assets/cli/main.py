@@ -320,6 +320,9 @@ def _check_reachable(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from occupancy_assets.lib.dagster_internals import setup_interrupt_handlers
+
+    setup_interrupt_handlers()  # SIGTERM as Ctrl-C: the run stops step by step, gold stays whole
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -333,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     except (ValueError, RuntimeError) as err:
         return _error(err)
+    except KeyboardInterrupt:
+        print("occupancy-kpi: interrupted (SIGINT or SIGTERM); a run it started is failed and its gold window put back",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,3 +18,7 @@ from dagster._core.storage.tags import (  # noqa: F401
 
 #: how Dagster prefixes the message of a `Failure` raised in an op, stripped before showing it
 FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
+
+# SIGTERM handled like SIGINT (Ctrl-C): what `dagster` CLI processes do, so a terminated
+# `occupancy-kpi` run is interrupted step by step and cleans up instead of dying mid-write.
+from dagster._utils.interrupts import setup_interrupt_handlers  # noqa: F401,E402

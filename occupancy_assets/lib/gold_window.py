@@ -1,13 +1,24 @@
-"""Both gold tables describe the same dumps, or neither changes (issue 10: write both or neither).
+"""Both gold tables describe the same dumps, or neither changes (issues 10 and 18).
 
 A daily run writes kpi_month_end_metrics and occupancy_property_daily for its window in the dbt
 build, tests them, and only then writes occupancy_daily_metrics in its own step. A gold test that
-fails after the write (dbt cannot un-write a model), or an occupancy step that fails, would leave
-month-end describing the new dumps and occupancy the old ones. So the dbt step saves the window's
-rows of the two dbt gold tables before dbt starts (into the dbt audit schema, replaced by every
-run, with a marker naming the run), and the run puts them back when it cannot finish gold: a dbt
-build that failed after writing them, or a failed occupancy step. silver keeps its new window: it
-passed its own checks (and the dump-health gate), and the next run rebuilds gold from it.
+fails after the write (dbt cannot un-write a model), a failed or interrupted occupancy step, a
+SIGINT / SIGTERM / UI termination anywhere in between, or a crash would leave month-end
+describing the new dumps and occupancy the old ones. So:
+
+1. save: before dbt starts, the dbt step copies the window's rows of the two dbt gold tables into
+   the dbt audit schema, with a marker row naming the run (the window is *unpublished*);
+2. publish: the occupancy step deletes the marker row in the same transaction that writes its
+   window, so "occupancy written" and "marker gone" are one commit (a run without the occupancy
+   step publishes at the end of its dbt step);
+3. restore: while the marker row is there, the copies are put back (and the marker deleted, one
+   transaction) by whoever finds the run unfinished: the run itself when a step fails or is
+   interrupted, the CLI when its run ends without success, and otherwise (a crash, a kill, a
+   restore that failed on a full disk) the next run, before it writes anything.
+
+So after any interrupt the gold tables agree at the latest when the next run starts, and by the
+end of the interrupted run whenever its process survives. silver keeps its new window: it passed
+its own checks (and the dump-health gate), and the next run rebuilds gold from it.
 
 The cost is one copy of the window's rows per table (a daily window: a few hundred rows).
 """
@@ -66,4 +77,29 @@ def restore_gold_window(wh: Warehouse, run_id: str) -> list[str]:
             conn.execute(wh.render(f"DELETE FROM {{gold}}.{table} WHERE {column} BETWEEN :start AND :end"), {"start": start, "end": end})
             if table in saved:
                 conn.execute(wh.render(f"INSERT INTO {{gold}}.{table} ({columns[table]}) SELECT {columns[table]} FROM {_saved(table)}"))
+        conn.execute(wh.render(f"DELETE FROM {MARKER} WHERE run_id = :run_id"), {"run_id": run_id})
     return [f"gold.{table}" for table in tables]
+
+
+def unpublished_run(wh: Warehouse) -> str | None:
+    """The run whose saved window was never published (None: every window was)."""
+    if not wh.table_exists("audit", "gold_window_saved"):
+        return None
+    marker = wh.read_sql(f"SELECT run_id FROM {MARKER}")
+    return str(marker.iloc[0]["run_id"]) if len(marker) == 1 else None
+
+
+def recover_unpublished_window(wh: Warehouse, run_id: str) -> tuple[str | None, list[str]]:
+    """Before run `run_id` writes: put back the window another run saved and never published
+    (it crashed or was killed after dbt wrote gold). Returns (that run, the restored tables)."""
+    other = unpublished_run(wh)
+    if other is None or other == run_id:
+        return None, []
+    return other, restore_gold_window(wh, other)
+
+
+def publish_gold_window(wh: Warehouse, conn, run_id: str) -> None:
+    """Inside the transaction that completes gold for run `run_id`: its saved window is no longer
+    needed (the marker row goes in the same commit as the write)."""
+    if wh.table_exists("audit", "gold_window_saved"):
+        conn.execute(wh.render(f"DELETE FROM {MARKER} WHERE run_id = :run_id"), {"run_id": run_id})

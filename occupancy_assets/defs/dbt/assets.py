@@ -25,8 +25,14 @@ from occupancy_assets.defs.dbt import sql as dbt_sql
 from occupancy_assets.defs.dbt.failures import dbt_failure, run_results, with_failing_rows
 from occupancy_assets.lib.archive_manifest import archived_months_between, archived_refusal
 from occupancy_assets.lib.dbt_project import dbt_project
-from occupancy_assets.lib.gold_window import WINDOW_TABLES, restore_gold_window, save_gold_window
-from occupancy_assets.lib.names import MONTH_END_KEY, SILVER_KEY, WAREHOUSE_POOL
+from occupancy_assets.lib.gold_window import (
+    WINDOW_TABLES,
+    publish_gold_window,
+    recover_unpublished_window,
+    restore_gold_window,
+    save_gold_window,
+)
+from occupancy_assets.lib.names import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY, WAREHOUSE_POOL
 from occupancy_assets.lib.partitions import daily_partitions, partition_key, window_dates
 from occupancy_assets.lib.resources import WarehouseResource
 from occupancy_assets.lib.settings import Settings
@@ -200,6 +206,9 @@ def build_dbt_assets(settings: Settings) -> list:
         archived = archived_months_between(wh, *window)
         if archived:  # refused before anything is written (the CLI refuses before launching)
             raise Failure(description=archived_refusal(*window, archived))
+        other, restored = recover_unpublished_window(wh, context.run_id)
+        if restored:
+            context.log.warning(f"run {other} never published its gold window: restored {', '.join(restored)} first")
         save_gold_window(wh, window, context.run_id)
 
         def put_gold_back(results: Mapping[str, Mapping[str, Any]]) -> None:
@@ -212,7 +221,20 @@ def build_dbt_assets(settings: Settings) -> list:
                 context.log.warning(f"dbt failed after writing the gold window: restored {', '.join(restored)} for {window[0]} .. {window[1]}")
 
         args = dbt_args("build", dbt_vars(settings, window), exclude)
-        yield from run_dbt(context, dbt, warehouse, args, window, before_failing=put_gold_back)
+        try:
+            yield from run_dbt(context, dbt, warehouse, args, window, before_failing=put_gold_back)
+        except Failure:
+            raise  # dbt failed and said so: put_gold_back has run
+        except BaseException:
+            # failed or interrupted (SIGINT, SIGTERM, UI termination) while dbt may have written
+            # gold: put the window back now (the next run would, lib/gold_window.py)
+            restored = restore_gold_window(wh, context.run_id)
+            if restored:
+                context.log.warning(f"dbt step did not finish: restored {', '.join(restored)} for {window[0]} .. {window[1]}")
+            raise
+        if OCCUPANCY_KEY not in (context.run.asset_selection or {OCCUPANCY_KEY}):
+            with wh.begin() as conn:  # no occupancy step in this run: month-end alone is the gold
+                publish_gold_window(wh, conn, context.run_id)
 
     def unpartitioned(select: str, name: str, command: str, doc: str):
         @dbt_assets(

@@ -26,7 +26,7 @@ from dagster import (
 
 from occupancy_assets.defs.occupancy import sql as kpi_sql
 from occupancy_assets.lib.archive_manifest import first_archived_date
-from occupancy_assets.lib.gold_window import restore_gold_window
+from occupancy_assets.lib.gold_window import publish_gold_window, recover_unpublished_window, restore_gold_window
 from occupancy_assets.lib.names import FIRST_APPLICATION_KEY, MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY, WAREHOUSE_POOL
 from occupancy_assets.lib.partitions import daily_partitions, window_dates
 from occupancy_assets.lib.resources import WarehouseResource
@@ -143,9 +143,11 @@ def compute_and_write(
     lookback_days: int,
     forward_days: int,
     now: dt.datetime | None = None,
+    run_id: str | None = None,
 ) -> tuple[pd.DataFrame, dt.date, tuple[dt.date, dt.date]]:
     """Compute the rows of the as-of range [first_as_of, last_as_of] and replace them in
-    gold.occupancy_daily_metrics in one transaction. Returns (rows, as_of, written window)."""
+    gold.occupancy_daily_metrics in one transaction, which also publishes run `run_id`'s gold
+    window (lib/gold_window.py). Returns (rows, as_of, written window)."""
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     with wh.begin() as conn:
         bounds = wh.read_sql(kpi_sql.AS_OF, {"target_date": last_as_of}, conn=conn).iloc[0]
@@ -196,6 +198,8 @@ def compute_and_write(
         if len(rows):
             records = rows.astype(object).where(rows.notna(), None).to_dict("records")
             conn.execute(table.insert(), records)
+        if run_id is not None:
+            publish_gold_window(wh, conn, run_id)
     return rows, as_of, (window_start, window_end)
 
 
@@ -240,6 +244,9 @@ def build_occupancy_asset(settings: Settings):
     def occupancy_daily_metrics(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         first_as_of, last_as_of = window_dates(context.partition_time_window)
         wh = warehouse.warehouse()
+        other, restored = recover_unpublished_window(wh, context.run_id)
+        if restored:
+            context.log.warning(f"run {other} never published its gold window: restored {', '.join(restored)} first")
         try:
             rows, as_of, (start, end) = compute_and_write(
                 wh,
@@ -247,13 +254,14 @@ def build_occupancy_asset(settings: Settings):
                 last_as_of=last_as_of,
                 lookback_days=settings.lookback_days,
                 forward_days=settings.forward_days,
+                run_id=context.run_id,
             )
-        except Exception as err:
+        except BaseException as err:  # an interrupt (SIGINT, SIGTERM, UI termination) too
             # this table is unchanged (one transaction): put back the month-end window this run's
             # dbt step wrote, so the two gold tables keep describing the same dumps (gold_window.py)
             restored = restore_gold_window(wh, context.run_id)
             if restored:
-                context.log.warning(f"occupancy failed: restored {', '.join(restored)} to their state before the run")
+                context.log.warning(f"occupancy did not finish: restored {', '.join(restored)} to their state before the run")
             if isinstance(err, ValueError):
                 raise Failure(description=str(err)) from err
             raise

@@ -21,9 +21,11 @@ import time
 import pytest
 from dagster import DagsterEventType, EventRecordsFilter
 
+from occupancy_assets.cli.status import collect_status
 from occupancy_assets.lib.gold_window import save_gold_window, unpublished_run
 from occupancy_assets.lib.settings import REPO_ROOT
 from occupancy_assets.lib.warehouse import Warehouse
+from occupancy_assets_tests.conftest import make_settings
 from occupancy_assets_tests.helpers import add_snapshot, daemon_setup, instance_at
 from occupancy_assets_tests.worked_example import AS_OF
 
@@ -119,6 +121,8 @@ def test_a_run_killed_after_dbt_wrote_gold_is_put_right_by_the_next_run(example_
             "FROM {gold}.kpi_month_end_metrics WHERE as_of_date = :a"), {"d": NEXT_DAY, "a": AS_OF})
     assert gold_dates(wh, NEXT_DAY)["kpi_month_end_metrics"] and not gold_dates(wh, NEXT_DAY)["occupancy_daily_metrics"]
     assert unpublished_run(wh) == "a-killed-run"
+    report = collect_status(wh, make_settings(wh.url.render_as_string(hide_password=False)), today=NEXT_DAY)
+    assert any("run a-killed-run saved a gold window and never published it" in line for line in report.attention)
     wh.engine.dispose()
 
     process = _daily(env, NEXT_DAY)

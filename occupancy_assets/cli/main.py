@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import re
 import sys
+import threading
 import time
 
 from occupancy_assets.lib.settings import INSTANCE_CONFIG, REPO_ROOT, Settings, SettingsError, today_jst
@@ -322,7 +323,8 @@ def _check_reachable(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     from occupancy_assets.lib.dagster_internals import setup_interrupt_handlers
 
-    setup_interrupt_handlers()  # SIGTERM as Ctrl-C: the run stops step by step, gold stays whole
+    if threading.current_thread() is threading.main_thread():  # signals are the main thread's
+        setup_interrupt_handlers()  # SIGTERM as Ctrl-C: the run stops step by step, gold stays whole
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

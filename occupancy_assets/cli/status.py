@@ -17,6 +17,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from occupancy_assets.lib.gold_window import unpublished_run
 from occupancy_assets.lib.resources import open_warehouse
 from occupancy_assets.lib.settings import Settings, today_jst
 from occupancy_assets.lib.warehouse import Warehouse
@@ -196,6 +197,12 @@ def collect_status(
         trace = wh.read_sql(TRACE)
         report.trace = trace.iloc[0].to_dict() if len(trace) == 1 else None
 
+    unpublished = unpublished_run(wh)
+    if unpublished is not None:
+        report.attention.append(
+            f"run {unpublished} saved a gold window and never published it (interrupted or killed): the gold "
+            "tables may describe different dumps until the next run, which puts it back first"
+        )
     if instance is not None:
         report.checks_evaluated, report.failed_checks = latest_check_problems(instance, check_keys, settings)
         # a failed WARN check is listed, not attention: it flags a change that may be real (the
@@ -204,6 +211,13 @@ def collect_status(
         blocking = [p for p in report.failed_checks if p.severity != "WARN"]
         if blocking:
             report.attention.append(f"{len(blocking)} asset check(s) failed (ERROR) or did not run")
+        if report.checks_evaluated == 0 and check_keys != [] and wh.table_exists("gold", "kpi_month_end_metrics"):
+            # a mistyped DAGSTER_HOME opens an empty instance: its failed runs would go unseen
+            home = getattr(instance, "root_directory", None) or "this instance"
+            report.attention.append(
+                f"the warehouse is built but the Dagster instance at {home} holds no check result: "
+                "is DAGSTER_HOME the instance that ran the pipeline?"
+            )
         from occupancy_assets.lib.dead_runs import recent_failures, stuck_runs
 
         report.stuck_runs, report.failed_runs = stuck_runs(instance), recent_failures(instance)

@@ -108,7 +108,10 @@ def test_status_reads_the_latest_check_results_from_the_instance(example_warehou
     key = AssetCheckKey(OCCUPANCY_KEY, "arithmetic")
     instance = DagsterInstance.ephemeral()
     code, text = _run_status(settings, today=AS_OF, instance=instance, check_keys=[key])
-    assert code == 0 and "latest evaluation of 0 check(s): none failed" in text
+    # a built warehouse and an instance without a single check result: a mistyped DAGSTER_HOME
+    # would hide every failed run (issue 18), so it is attention
+    assert code == 1 and "latest evaluation of 0 check(s): none failed" in text
+    assert "holds no check result: is DAGSTER_HOME the instance that ran the pipeline?" in text
 
     instance.report_runless_asset_event(
         AssetCheckEvaluation(asset_key=OCCUPANCY_KEY, check_name="arithmetic", passed=False,
@@ -281,3 +284,4 @@ def test_cli_status_and_verify(example_warehouse, monkeypatch, tmp_path, capsys)
     out = capsys.readouterr().out
     assert "stale: the latest snapshot is 2026-02-01" in out
     assert "latest evaluation of 0 check(s)" in out  # a fresh $DAGSTER_HOME: an instance, no results yet
+    assert f"Dagster instance at {tmp_path / 'dagster_home'} holds no check result" in out

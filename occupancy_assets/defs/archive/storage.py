@@ -51,10 +51,14 @@ class LocalArchiveStore(ArchiveStore):
         dest = self.root / key
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
-        shutil.copyfile(local_path, partial)
-        with open(partial, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial, dest)  # atomic: readers see the old or the new object, never half of one
+        try:
+            shutil.copyfile(local_path, partial)
+            with open(partial, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(partial, dest)  # atomic: readers see the old or the new object, never half of one
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk or an interrupt leaves no half-written file behind
+            raise
         return dest.stat().st_size
 
     def fetch(self, key: str, workdir: Path) -> Path:

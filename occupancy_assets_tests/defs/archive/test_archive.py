@@ -97,6 +97,26 @@ def test_checksum_sees_what_per_column_sums_cannot():
     assert content_checksum(rows) == content_checksum(rows.take([1, 0]))  # order-free
 
 
+def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    """ENOSPC while the object is copied into the archive folder (issue 18: `.partial` Parquet files
+    were left behind): the error reaches the caller, and the folder holds nothing of it."""
+    import errno
+    import shutil
+
+    source = tmp_path / "month.parquet"
+    source.write_bytes(b"x" * 1000)
+    store = LocalArchiveStore(tmp_path / "archive")
+
+    def disk_full(src, dst, **kwargs):
+        Path(dst).write_bytes(b"x" * 10)  # part of it landed
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        store.put(source, object_key("", "2025-10"))
+    assert [p for p in (tmp_path / "archive").rglob("*") if p.is_file()] == []
+
+
 # -- fixtures ------------------------------------------------------------------------------------
 
 

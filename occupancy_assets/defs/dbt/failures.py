@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,7 @@ def with_failing_rows(event: AssetCheckResult, results: Mapping[str, Mapping[str
     except Exception as err:  # noqa: BLE001 - never hide the test result behind a reporting error
         logger.warning("could not read the stored failures of %s: %s", unique_id, err)
         return event
+    rows = shown_cells(rows)
     metadata = dict(event.metadata)
     metadata["failing_rows"] = MetadataValue.md(rows.astype(str).to_markdown(index=False) if len(rows) else "(none)")
     metadata["failing_rows_shown"] = len(rows)
@@ -72,6 +74,29 @@ def with_failing_rows(event: AssetCheckResult, results: Mapping[str, Mapping[str
         severity=event.severity,
         description=event.description,
     )
+
+
+#: a text cell of a failing row is shown up to this many characters
+CELL_CHARACTERS = 80
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def shown_cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """Failing rows as a person is shown them (UI, CLI, status, alerts): a text cell on one line
+    and at most CELL_CHARACTERS long. A 200,000-character property name with a newline printed
+    600 KB and a forged line in `status` (issue 18)."""
+    rows = rows.copy()
+    for column in rows.columns:
+        if not pd.api.types.is_numeric_dtype(rows[column]):
+            rows[column] = rows[column].map(_one_short_line)
+    return rows
+
+
+def _one_short_line(value):
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub(" ", value)
+    return value if len(value) <= CELL_CHARACTERS else value[: CELL_CHARACTERS - 1] + "…"
 
 
 #: The date columns a failing row can name its day by (silver, the gate, month-end).

@@ -143,7 +143,7 @@ def test_gold_checks_are_asset_checks_on_their_assets():
     # errors block (the dbt tests through their severity), warnings do not
     assert blocking == {
         POLICY_TEST: True, GUARDRAIL_TEST: True, "arithmetic": True, "chain": True, "coverage": True,
-        "version_alignment": True, "projections_flat": False, "drift": False,
+        "version_alignment": True, "projections_flat": False, "drift": False, "kpi_day_over_day": False,
     }
 
 

@@ -88,7 +88,7 @@ def _run_range(settings: Settings, start: dt.date | None, end: dt.date, command:
     reaching into an archived month is refused before anything runs; without a start, the range
     starts after the archived months at the beginning of the history."""
     from occupancy_assets.cli.launch import run_daily_job
-    from occupancy_assets.lib.archive_manifest import archived_months_between, archived_refusal
+    from occupancy_assets.lib.archive_manifest import archived_months_between, archived_refusal, month_after
     from occupancy_assets.lib.resources import open_warehouse
 
     wh = open_warehouse(settings)  # first: a warehouse that cannot be reached is said before anything loads
@@ -97,7 +97,7 @@ def _run_range(settings: Settings, start: dt.date | None, end: dt.date, command:
         for month in archived_months_between(wh, start, end):
             if month != start.strftime("%Y-%m"):
                 break
-            start = (dt.date(start.year, start.month, 28) + dt.timedelta(days=4)).replace(day=1)
+            start = month_after(month)
     archived = archived_months_between(wh, start, end)
     if archived:
         print(f"{command}: refused - {archived_refusal(start, end, archived)}")

@@ -101,10 +101,15 @@ def archived_snapshot_dates(wh: Warehouse) -> list[dt.date]:
     return dates
 
 
+def month_after(month: str) -> dt.date:
+    """The first day after the month YYYY-MM."""
+    year, number = (int(part) for part in month.split("-"))
+    return dt.date(year + number // 12, number % 12 + 1, 1)
+
+
 def archived_refusal(start: dt.date, end: dt.date, months: list[str]) -> str:
     """One line for a run over [start, end] that reaches into archived `months`: what to do."""
-    year, month = (int(part) for part in months[-1].split("-"))
-    after = dt.date(year + month // 12, month % 12 + 1, 1)
+    after = month_after(months[-1])
     restore = " and ".join(f"occupancy-kpi restore --month {m}" for m in months)
     return (
         f"{start} .. {end} reaches into archived month(s) {', '.join(months)}: their silver rows are in the "

@@ -184,6 +184,14 @@ def today_jst() -> dt.date:
     return dt.datetime.now(TOKYO).date()
 
 
+def retention_months_needed(learn_days: int, forward_days: int) -> int:
+    """Months of silver the archive must keep so the forecast never learns from archived rows (its
+    figures would move after archiving). Silver keeps the `retention_months` whole months before
+    today's month, at least 28 days each; the daily forecast reads `learn_days + forward_days`
+    snapshot days back from today."""
+    return -(-(learn_days + forward_days) // 28)
+
+
 @dataclass(frozen=True)
 class Settings:
     warehouse_url: str = field(repr=False)  # may hold a password
@@ -262,6 +270,13 @@ class Settings:
             ui_base_url=(read.alert_url("OCCUPANCY_UI_BASE_URL", ("http", "https")) or "http://127.0.0.1:3000").rstrip("/"),
             alert_interval_seconds=read.integer("OCCUPANCY_ALERT_INTERVAL_SECONDS", 30, minimum=1),
         )
+        needed = retention_months_needed(settings.forecast_learn_days, settings.forward_days)
+        if settings.retention_months < needed and "OCCUPANCY_RETENTION_MONTHS" not in " ".join(read.problems):
+            read.problems.append(
+                f"OCCUPANCY_RETENTION_MONTHS={settings.retention_months}: the forecast reads the last "
+                f"{settings.forecast_learn_days + settings.forward_days} days of silver (OCCUPANCY_FORECAST_LEARN_DAYS "
+                f"+ OCCUPANCY_FORWARD_DAYS), which the archive must leave in place: use at least {needed}"
+            )
         if settings.aurora_secret_arn and not settings.aurora_endpoint:
             read.problems.append("AURORA_SECRET_ARN is set but AURORA_ENDPOINT is not: set both (or neither)")
         if settings.alert_smtp_url and not settings.alert_email_to:

@@ -35,6 +35,7 @@ BAD_VALUES = [
     ("OCCUPANCY_DRIFT_WARN_SHARE", "5", "OCCUPANCY_DRIFT_WARN_SHARE='5': not a number between 0 and 1"),
     ("OCCUPANCY_FORECAST_LEARN_DAYS", "0", "OCCUPANCY_FORECAST_LEARN_DAYS='0': not an integer >= 1"),
     ("OCCUPANCY_RETENTION_MONTHS", "-1", "OCCUPANCY_RETENTION_MONTHS='-1': not an integer >= 0"),
+    ("OCCUPANCY_RETENTION_MONTHS", "3", "OCCUPANCY_RETENTION_MONTHS=3: the forecast reads the last 270 days of silver"),
     ("AURORA_PORT", "70000", "AURORA_PORT='70000': not an integer between 1 and 65535"),
     ("OCCUPANCY_SCHEMA_PREFIX", "ci-42", "OCCUPANCY_SCHEMA_PREFIX='ci-42': only letters, digits and _"),
     ("OCCUPANCY_WAREHOUSE_URL", "postgresql://kpi:S3cretPw@db/x",

@@ -48,7 +48,7 @@ from occupancy_assets.defs.archive.storage import LocalArchiveStore, object_key
 from occupancy_assets.demo.portfolio import generate_portfolio
 from occupancy_assets.lib.archive_manifest import MANIFEST_TABLE, archived_months
 from occupancy_assets.lib.resources import warehouse_resource
-from occupancy_assets.lib.settings import TOKYO
+from occupancy_assets.lib.settings import TOKYO, retention_months_needed
 from occupancy_assets.lib.warehouse import Warehouse
 from occupancy_assets_tests.conftest import load_staging, make_settings
 
@@ -71,6 +71,16 @@ def test_retention_keeps_the_current_month_and_the_twelve_before_it():
         check_archivable("2025-11", TODAY, 12)
     assert retention_start(dt.date(2026, 12, 1), 12) == dt.date(2025, 12, 1)
     assert month_bounds("2024-02") == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+
+
+def test_the_shortest_allowed_retention_keeps_everything_the_forecast_reads():
+    """After archiving, the forecast's figures must not move: every day its daily run reads
+    (learn_days + forward_days back from today) stays in silver, on every day of the year."""
+    for learn, forward in [(180, 90), (180, 0), (30, 365), (1, 1)]:
+        months = retention_months_needed(learn, forward)
+        for offset in range(0, 731):
+            today = dt.date(2026, 1, 1) + dt.timedelta(days=offset)
+            assert retention_start(today, months) <= today - dt.timedelta(days=learn + forward), (learn, forward, today)
     with pytest.raises(ArchiveError, match="YYYY-MM"):
         parse_month("2025-13")
 

@@ -11,6 +11,7 @@
     - unknown_status: a status code missing from the management_statuses seed (its tenants would vanish);
     - dangling_reference: an in-scope tenant whose contract, room or apartment is not in staging;
     - invalid_date: a contract date before 1900 (MySQL 0000-00-00) or a move-in over 5 years after D;
+    - missing_tenant_id: a dump row without a tenant id (silver's key: it cannot be counted or kept);
     - tenant_in_two_rooms: one tenant physically present in two rooms;
     - double_booked_room: two tenants occupying one room at 00:00 or at the end of D. -#}
 {{ config(
@@ -117,6 +118,14 @@ failures as (
            concat('tenant ', cast(example_invalid_date_tenant as char(20)))
     from judged_days
     where invalid_date_rows > 0
+
+    union all
+    -- read from the dump itself (the row carries no key staging_dump_health could name)
+    select snapshot_date, 'missing_tenant_id', count(*), 'dump rows with tenant_id NULL'
+    from {{ source('staging', 'tenant_daily_snapshots') }}
+    where snapshot_date between {{ window_start() }} and {{ window_end() }}
+      and tenant_id is null
+    group by snapshot_date
 
     union all
     select snapshot_date, 'tenant_in_two_rooms', tenants_in_two_rooms,

@@ -123,9 +123,11 @@ day_facts as (
         min(case when dangling_rows > 0 then tenant_id end) as example_dangling_tenant,
         sum(invalid_date_rows) as invalid_date_rows,
         min(case when invalid_date_rows > 0 then tenant_id end) as example_invalid_date_tenant,
-        sum(case when present_rooms > 1 then 1 else 0 end) as tenants_in_two_rooms,
+        -- rows without a tenant id group together: they are the gate's missing_tenant_id rule, not
+        -- one tenant in many rooms or a duplicate key
+        sum(case when present_rooms > 1 and tenant_id is not null then 1 else 0 end) as tenants_in_two_rooms,
         min(case when present_rooms > 1 then tenant_id end) as example_tenant_in_two_rooms,
-        sum(case when dump_rows > 1 then 1 else 0 end) as duplicate_keys,
+        sum(case when dump_rows > 1 and tenant_id is not null then 1 else 0 end) as duplicate_keys,
         min(case when dump_rows > 1 then tenant_id end) as example_duplicate_tenant
     from tenant_days
     group by snapshot_date

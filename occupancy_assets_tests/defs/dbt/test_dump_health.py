@@ -130,8 +130,12 @@ def test_a_double_booked_room_leaves_both_gold_tables_as_they_were(example):
         # tenant 1 twice in the dump, the second row in tenant 5's room: one person in two rooms
         (("INSERT INTO {staging}.tenant_daily_snapshots (snapshot_date, tenant_id, status, moving_id, contract_type, full_name) "
           "VALUES (:d, 1, 9, 5, 1, 'Tenant 1')", {}), "tenant_in_two_rooms", "tenant 1"),
+        # a dump row without a tenant id (twice: once it was counted as a tenant in two rooms)
+        (("INSERT INTO {staging}.tenant_daily_snapshots (snapshot_date, tenant_id, status, moving_id, contract_type, full_name) "
+          "VALUES (:d, NULL, 9, 5, 1, 'Nobody'), (:d, NULL, 9, 1, 1, 'Nobody')", {}),
+         "missing_tenant_id", "dump rows with tenant_id NULL"),
     ],
-    ids=["unknown-status", "move-in-2099", "dangling-room", "tenant-in-two-rooms"],
+    ids=["unknown-status", "move-in-2099", "dangling-room", "tenant-in-two-rooms", "null-tenant-id"],
 )
 def test_bad_values_are_rejected_before_silver(example, fault, rule, example_key):
     """Problem 4: each bad value blocks the run, naming the rule, the date and an example key."""

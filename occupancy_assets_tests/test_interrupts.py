@@ -6,7 +6,8 @@ hold the new dump's date all three or none, and the next run succeeds without a 
 (lib/gold_window.py: save, publish in the occupancy write's transaction, restore).
 
 The signal is sent when the run's event log shows the step started, plus a delay: where exactly it
-lands varies from run to run, which is the point: the property must hold wherever it lands.
+lands varies from run to run, which is the point: the property must hold wherever it lands. The
+MariaDB cases interrupt the dbt build, where DDL commits and the window is replaced month by month.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from dagster import DagsterEventType, EventRecordsFilter
@@ -25,8 +27,8 @@ from occupancy_assets.cli.status import collect_status
 from occupancy_assets.lib.gold_window import save_gold_window, unpublished_run
 from occupancy_assets.lib.settings import REPO_ROOT
 from occupancy_assets.lib.warehouse import Warehouse
-from occupancy_assets_tests.conftest import make_settings
-from occupancy_assets_tests.helpers import add_snapshot, daemon_setup, instance_at
+from occupancy_assets_tests.conftest import copy_warehouse, make_settings
+from occupancy_assets_tests.helpers import add_snapshot, daemon_setup, dagster_home, instance_at, subprocess_env
 from occupancy_assets_tests.worked_example import AS_OF
 
 NEXT_DAY = AS_OF + dt.timedelta(days=1)
@@ -131,3 +133,37 @@ def test_a_run_killed_after_dbt_wrote_gold_is_put_right_by_the_next_run(example_
     assert assert_gold_agrees(wh, NEXT_DAY)
     assert unpublished_run(wh) is None
     assert "run a-killed-run never published its gold window: restored" in output, output
+
+
+@pytest.mark.parametrize("built_example", [pytest.param("mysql", marks=pytest.mark.mysql)], indirect=True)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_an_interrupt_on_mariadb_leaves_the_gold_tables_agreeing(built_example, tmp_path, sig):
+    """The same on MariaDB, where DDL commits and dbt's window replace runs month by month in
+    its own transactions: SIGINT / SIGTERM late in the dbt build (after gold's first writes)."""
+    source, _ = built_example
+    wh = copy_warehouse(source, f"t{uuid.uuid4().hex[:8]}_", tmp_path)
+    try:
+        home = dagster_home(tmp_path)
+        settings = make_settings(wh.url.render_as_string(hide_password=False), wh.schema_prefix)
+        env = {**subprocess_env(settings, tmp_path / "unused.duckdb", home),
+               "OCCUPANCY_WAREHOUSE_URL": wh.url.render_as_string(hide_password=False),
+               "OCCUPANCY_SCHEMA_PREFIX": wh.schema_prefix}
+        add_snapshot(wh, NEXT_DAY)
+
+        process = _daily(env, NEXT_DAY)
+        reached = _wait_for_step(home, "daily_dbt_models", process)
+        time.sleep(3.0)
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+        output, _ = process.communicate(timeout=180)
+        assert reached or process.returncode == 0, output
+        assert process.returncode in (0, 1, 130), output
+        assert_gold_agrees(wh, NEXT_DAY)
+        assert unpublished_run(wh) is None
+
+        again = _daily(env, NEXT_DAY)
+        output, _ = again.communicate(timeout=300)
+        assert again.returncode == 0, output
+        assert assert_gold_agrees(wh, NEXT_DAY)
+    finally:
+        wh.drop_schemas()

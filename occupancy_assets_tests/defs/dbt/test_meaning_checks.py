@@ -11,6 +11,8 @@ House A has 2 rooms occupied (101: tenant 1, 102: tenant 3).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from occupancy_assets_tests.defs.dbt.test_dump_health import NEXT_DAY
@@ -18,6 +20,7 @@ from occupancy_assets_tests.helpers import add_snapshot, assert_unchanged, built
 
 RENT_CHECK = "assert_staging_rent_plausible"
 COLLAPSE_CHECK = "assert_occupancy_property_collapse"
+ROOMS_CHECK = "assert_occupancy_property_rooms_stable"
 BACKENDS = pytest.mark.parametrize(
     "built_example", ["duckdb", pytest.param("mysql", marks=pytest.mark.mysql)], indirect=True
 )
@@ -93,3 +96,40 @@ def test_a_property_whose_rows_vanish_from_the_dump_fails_and_gold_stays(example
     outcome, checks = run(NEXT_DAY, health_max_row_change=0.9)
     assert outcome.success, outcome.describe()
     assert checks[COLLAPSE_CHECK][0]
+
+
+@BACKENDS
+def test_rooms_that_appear_or_disappear_warn_per_property(example):
+    """A room added to House B (1 -> 2) and a new House C with one room on NEXT_DAY, House C gone
+    again the day after: each property is named with its room counts, and each day still
+    publishes (warn: the change can be real). An accepted change is not reported again."""
+    wh, run = example
+    add_snapshot(wh, NEXT_DAY)
+    execute(
+        wh,
+        ("INSERT INTO {staging}.rooms (id, apartment_id, room_number) VALUES (202, 2, '202'), (301, 3, '301')", {}),
+        ("INSERT INTO {staging}.apartments (id, apartment_name, prefecture, municipality, room_count) "
+         "VALUES (3, 'Worked Example House C', '東京都', '中野区', 1)", {}),
+    )
+    outcome, checks = run(NEXT_DAY)
+    assert outcome.success, outcome.describe()
+    passed, rows = checks[ROOMS_CHECK]
+    assert not passed and "Worked Example House B" in rows and "Worked Example House C" in rows, rows
+    assert "Worked Example House A" not in rows, rows
+    published = wh.read_sql(
+        "SELECT apartment_id, total_physical_rooms FROM {gold}.occupancy_property_daily WHERE snapshot_date = :d ORDER BY apartment_id",
+        {"d": NEXT_DAY},
+    )
+    assert published.astype(int).values.tolist() == [[1, 3], [2, 2], [3, 1]]
+
+    day_after = NEXT_DAY + dt.timedelta(days=1)
+    add_snapshot(wh, day_after)
+    execute(wh, ("DELETE FROM {staging}.rooms WHERE id = 301", {}), ("DELETE FROM {staging}.apartments WHERE id = 3", {}))
+    outcome, checks = run(day_after)
+    passed, rows = checks[ROOMS_CHECK]
+    assert outcome.success and not passed, rows
+    assert "Worked Example House C" in rows and "Worked Example House B" not in rows, rows
+
+    accept(wh, "occupancy_property_rooms", day_after, 3, "House C's lease ended")
+    outcome, checks = run(day_after)
+    assert outcome.success and checks[ROOMS_CHECK][0], checks[ROOMS_CHECK]

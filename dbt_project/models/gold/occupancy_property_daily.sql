@@ -8,7 +8,7 @@
 {{ config(
     materialized=window_materialization(),
     pre_hook=[{"sql": "{{ delete_window() }}", "transaction": true}],
-    post_hook=["{{ ensure_index(this, ['snapshot_date']) }}"],
+    post_hook=["{{ ensure_index(this, ['snapshot_date', 'apartment_id']) }}"],
 ) }}
 
 with present as (

@@ -18,7 +18,18 @@ from functools import cache
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, AssetSpec, BackfillPolicy, Failure, Output
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    Output,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+)
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from occupancy_assets.defs.dbt import sql as dbt_sql
@@ -32,7 +43,7 @@ from occupancy_assets.lib.gold_window import (
     restore_gold_window,
     save_gold_window,
 )
-from occupancy_assets.lib.names import MONTH_END_KEY, OCCUPANCY_KEY, SILVER_KEY, WAREHOUSE_POOL
+from occupancy_assets.lib.names import MONTH_END_KEY, OCCUPANCY_KEY, PROPERTY_KEY, SILVER_KEY, WAREHOUSE_POOL
 from occupancy_assets.lib.partitions import daily_partitions, partition_key, window_dates
 from occupancy_assets.lib.resources import WarehouseResource
 from occupancy_assets.lib.settings import Settings
@@ -174,6 +185,43 @@ def add_partition_metadata(context: AssetExecutionContext, wh, window: tuple[dt.
         for row in wh.read_sql(dbt_sql.SILVER_ROWS_BY_DATE, params).itertuples(index=False):
             day = pd.Timestamp(row.snapshot_date).date()
             context.add_asset_metadata({"row_count": int(row.row_count)}, asset_key=SILVER_KEY, partition_key=partition_key(day))
+    if PROPERTY_KEY in selected and wh.table_exists("gold", "occupancy_property_daily"):
+        context.add_asset_metadata(houses_metadata(wh, window[1]), asset_key=PROPERTY_KEY, partition_key=partition_key(window[1]))
+
+
+#: houses listed in each of the property table's metadata tables
+HOUSES_LISTED = 10
+HOUSE_COLUMNS = [
+    TableColumn("apartment_id", "int"), TableColumn("property", "string"), TableColumn("rooms", "int"),
+    TableColumn("occupied", "int", description="rooms occupied at the end of the day"), TableColumn("rate", "float"),
+]
+
+
+def houses_metadata(wh, day: dt.date) -> dict[str, MetadataValue]:
+    """The houses an operator looks at first, as tables on the window's last partition: the
+    emptiest on `day`, and the largest one-day moves of occupied rooms (issue 21)."""
+
+    def records(frame: pd.DataFrame, change: bool) -> list[TableRecord]:
+        out = []
+        for row in frame.itertuples(index=False):
+            values = {
+                "apartment_id": int(row.apartment_id), "property": str(row.property or ""), "rooms": int(row.total_physical_rooms),
+                "occupied": int(row.occupancy_room_count_eod),
+                "rate": round(float(row.occupancy_rate), 4) if pd.notna(row.occupancy_rate) else None,
+            }
+            if change:
+                values["change_rooms"] = int(row.change_rooms)
+            out.append(TableRecord(values))
+        return out
+
+    lowest = wh.read_sql(dbt_sql.PROPERTY_LOWEST, {"day": day, "limit": HOUSES_LISTED})
+    metadata = {"lowest_occupancy_houses": MetadataValue.table(records(lowest, False), schema=TableSchema(HOUSE_COLUMNS))}
+    previous = wh.read_sql(dbt_sql.PROPERTY_PREVIOUS_DATE, {"day": day})["previous_date"].iloc[0]
+    if pd.notna(previous):
+        moved = wh.read_sql(dbt_sql.PROPERTY_CHANGES, {"day": day, "previous": pd.Timestamp(previous).date(), "limit": HOUSES_LISTED})
+        schema = TableSchema([*HOUSE_COLUMNS, TableColumn("change_rooms", "int", description=f"occupied rooms since {pd.Timestamp(previous).date()}")])
+        metadata["largest_one_day_changes"] = MetadataValue.table(records(moved, True), schema=schema)
+    return metadata
 
 
 def with_row_count(context: AssetExecutionContext, wh, output: Output) -> Output:

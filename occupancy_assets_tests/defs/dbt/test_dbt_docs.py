@@ -119,3 +119,30 @@ def test_unpartitioned_dbt_assets_record_their_row_count(example_warehouse):
         count = int(wh.read_sql(f"SELECT COUNT(*) AS n FROM {{{layer}}}.{name}").iloc[0, 0])
         assert event.asset_materialization.metadata["dagster/row_count"].value == count > 0
 
+
+
+@pytest.mark.parametrize("built_example", ["duckdb"], indirect=True)
+def test_the_property_table_shows_the_emptiest_houses_and_the_largest_changes(example_warehouse):
+    """The worked example on 2026-02-01 (the build's last partition): House A 2 of 3 rooms occupied
+    (101, and 102 again after tenant 2 left it on 01-31: +1), House B 1 of 1."""
+    from dagster import AssetRecordsFilter
+
+    from occupancy_assets.lib.names import PROPERTY_KEY
+    from occupancy_assets_tests.worked_example import AS_OF
+
+    _, _, _, instance = example_warehouse
+    def latest(partition: str):
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=PROPERTY_KEY, asset_partitions=[partition]), limit=1).records
+        return records[0].asset_materialization.metadata
+
+    metadata = latest(AS_OF.isoformat())
+    lowest = [r.data for r in metadata["lowest_occupancy_houses"].records]
+    assert lowest == [
+        {"apartment_id": 1, "property": "Worked Example House A", "rooms": 3, "occupied": 2, "rate": 0.6667},
+        {"apartment_id": 2, "property": "Worked Example House B", "rooms": 1, "occupied": 1, "rate": 1.0},
+    ]
+    changes = [r.data for r in metadata["largest_one_day_changes"].records]
+    assert changes == [
+        {"apartment_id": 1, "property": "Worked Example House A", "rooms": 3, "occupied": 2, "rate": 0.6667, "change_rooms": 1},
+    ]
+    assert "lowest_occupancy_houses" not in latest("2026-01-31")  # on the run's last partition only

@@ -11,6 +11,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \( -n
 .PHONY: install demo test dev lock clean bench bench-mysql bench-mysql-quick lint
 
 $(BIN)/.installed: setup.py constraints.txt
+	@echo "installing the pinned packages into $(VENV) (about 1-2 minutes on a fresh machine) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"

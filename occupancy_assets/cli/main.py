@@ -83,7 +83,7 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_range(settings: Settings, start: dt.date | None, end: dt.date, command: str) -> int:
+def _run_range(settings: Settings, start: dt.date | None, end: dt.date, command: str, say=print) -> int:
     """One run of the daily job over [start, end] in this process; prints its outcome. A range
     reaching into an archived month is refused before anything runs; without a start, the range
     starts after the archived months at the beginning of the history."""
@@ -100,14 +100,14 @@ def _run_range(settings: Settings, start: dt.date | None, end: dt.date, command:
             start = month_after(month)
     archived = archived_months_between(wh, start, end)
     if archived:
-        print(f"{command}: refused - {archived_refusal(start, end, archived)}")
+        say(f"{command}: refused - {archived_refusal(start, end, archived)}")
         return 2
     if command == "backfill":
-        print(f"backfill {start} .. {end}: one run of the daily job over the range (projections if {end} is the newest dump)")
+        say(f"backfill {start} .. {end}: one run of the daily job over the range (projections if {end} is the newest dump)")
     else:
-        print(f"daily pipeline for {end}")
-    outcome = run_daily_job(_definitions(settings), _instance(), wh, start, end)
-    print("  " + outcome.describe().replace("\n", "\n  "))
+        say(f"daily pipeline for {end}")
+    outcome = run_daily_job(_definitions(settings), _instance(), wh, start, end, say=say)
+    say("  " + outcome.describe().replace("\n", "\n  "))
     return 0 if outcome.success else 1
 
 
@@ -121,19 +121,28 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Demo data, then the pipeline as one stage whose Dagster and dbt output goes to a log file
+    (cli/run_log.py; --verbose: to the terminal), then the KPI card and the status report."""
+    from occupancy_assets.cli.run_log import Terminal, latest_step, log_path, stage
+
     today = args.today or today_jst()
     demo_args = argparse.Namespace(rooms=args.rooms, seed=args.seed, history_start=None, today=today)
     if cmd_demo_data(demo_args, settings):
         return 1
-    started = time.perf_counter()
-    code = cmd_backfill(argparse.Namespace(start=None, end=today), settings)
-    print(f"  pipeline finished in {time.perf_counter() - started:.1f} s")
+    log = None if args.verbose else log_path()
+    terminal = Terminal()
+    if log is not None:
+        terminal.line(f"the pipeline's full output (Dagster, dbt): {log}")
+    instance = _instance()
+    with stage(terminal, log, "pipeline: backfill of the whole history, one run of the daily job", latest_step(instance, time.time())):
+        code = _run_range(settings, None, today, "backfill", say=terminal.line)
+    terminal.close()
     from occupancy_assets.cli.report import print_kpi_card
     from occupancy_assets.cli.status import run_status
 
     print_kpi_card(settings)
     print()
-    run_status(settings, today=today, instance=_instance())  # informational: the exit code is the pipeline's
+    run_status(settings, today=today, instance=instance)  # informational: the exit code is the pipeline's
     return code
 
 
@@ -239,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rooms", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--today", type=_date)
+    p.add_argument("--verbose", action="store_true", help="stream Dagster's and dbt's output instead of writing it to a log file")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("backfill", help="rebuild silver and gold for a date range through Dagster, with the checks")

@@ -11,8 +11,10 @@ Measures, with the real jobs and the real dbt project (docs/benchmarks.md has th
    with the older dumps cut off), and the ratio 12m / 6m (should stay near 1.0).
 3. MariaDB/MySQL at a smaller, stated scale: load, full backfill, daily pipeline, KPI step.
    With `--mysql-full` (`make bench-mysql`): at the full scale of part 1 instead (same portfolio,
-   same history), beside part 1's DuckDB figures, with the goals of issue 11 checked (load < 120 s,
-   full backfill < 300 s, daily run < 30 s, KPI step < 2 s); part 2 is skipped unless asked for.
+   same history), beside part 1's DuckDB figures, with the goals of issue 20 checked (load < 120 s,
+   full backfill < 200 s, daily run < 20 s, KPI step < 0.5 s; every model < 60 s of dbt SQL in the
+   backfill, < 1 s in the daily run); part 2 is skipped unless asked for. `--mysql-quick` also
+   compares silver and gold row for row between the two warehouses.
 
 Everything runs in a temporary directory (DuckDB files, DAGSTER_HOME, dbt target folders) on an
 ephemeral Dagster instance; the MySQL schemas get a unique prefix and are dropped at the end.
@@ -48,8 +50,13 @@ sys.path.insert(0, str(REPO_ROOT))
 
 DEFAULT_TODAY = dt.date(2026, 11, 27)  # fixed, so runs on different days are comparable
 DEFAULT_MYSQL_URL = os.environ.get("OCCUPANCY_TEST_MYSQL_URL", "mysql+pymysql://root:@127.0.0.1:3306/")
-#: issue 11's goals for MariaDB at full scale (seconds)
-MYSQL_FULL_GOALS = {"load": 120.0, "backfill": 300.0, "daily": 30.0, "kpi_step": 2.0}
+#: issue 20's goals for MariaDB at full scale (seconds), and per model (dbt's SQL time of each model)
+MYSQL_FULL_GOALS = {"load": 120.0, "backfill": 200.0, "daily": 20.0, "kpi_step": 0.5}
+MYSQL_MODEL_GOALS = {"backfill": 60.0, "daily": 1.0}
+#: the tables `--mysql-quick` compares row for row between DuckDB and MariaDB (timestamps left out)
+COMPARED_TABLES = ("silver.tenant_room_snapshot_daily", "silver.first_application_dates", "gold.kpi_month_end_metrics",
+                   "gold.occupancy_property_daily", "gold.occupancy_daily_metrics")
+TIMESTAMP_COLUMNS = {"loaded_at", "generated_at", "updated_at"}
 FULL = dict(rooms=16_108, history_months=None, compare_months=(6, 12), mysql_rooms=2_000, mysql_months=6,
             repeat=5, repeat_pipeline=3)
 QUICK = dict(rooms=1_000, history_months=3, compare_months=(2, 4), mysql_rooms=300, mysql_months=2,
@@ -444,6 +451,12 @@ def bench_mysql(report: Report, args, instance) -> dict:
             goals = {k: {"seconds": round(measured[k], 3), "goal": g, "met": measured[k] < g} for k, g in MYSQL_FULL_GOALS.items()}
             for k, v in goals.items():
                 report.add(section, f"goal: {k.replace('_', ' ')} < {v['goal']:g} s", v["seconds"], "met" if v["met"] else "NOT met")
+            for run, jobs in (("backfill", backfill_jobs), ("daily", daily_jobs)):
+                limit = MYSQL_MODEL_GOALS[run]
+                over = {k.split("/")[-1]: v for k, v in jobs[0]["dbt_sql_seconds"].items() if v >= limit}
+                goals[f"{run}_per_model"] = {"goal": limit, "met": not over, "over": over}
+                report.add(section, f"goal: every model's dbt SQL in the {run} < {limit:g} s", None,
+                           "met" if not over else "NOT met: " + ", ".join(f"{k} {v:.1f} s" for k, v in over.items()))
         return {
             "full_scale": bool(args.mysql_full),
             "goals": goals,
@@ -485,8 +498,12 @@ def bench_mysql_quick(report: Report, args, tmp: Path, instance) -> dict:
                 seconds, jobs = run_pipeline(report, f"{name} {run}", lambda s=start, e=end, sc=scenario: run_daily_job(
                     sc.defs, instance, sc.wh, s, e, say=report.say), instance)
                 runs[name][run] = {"seconds": round(seconds, 3), "dbt_sql_seconds": jobs[0]["dbt_sql_seconds"]}
+        report.say(f"{section}: comparing silver and gold row for row")
+        runs["identical"] = compare_tables(scenarios["duckdb"].wh, scenarios["mysql"].wh)
     finally:
         scenarios["mysql"].wh.drop_schemas()
+    for table, result in runs["identical"].items():
+        report.add(section, f"row for row: {table}", None, result)
     report.add(section, "load", runs["mysql"]["load"], f"DuckDB {runs['duckdb']['load']:.2f} s, "
                f"ratio {runs['mysql']['load'] / runs['duckdb']['load']:.1f}x")
     for run in ("backfill", "daily"):
@@ -498,6 +515,45 @@ def bench_mysql_quick(report: Report, args, tmp: Path, instance) -> dict:
             report.add(section, f"  {run}: {model.split('/')[-1]} (dbt SQL)", seconds,
                        f"DuckDB {other if other is not None else float('nan'):.2f} s{ratio}")
     return runs
+
+
+def _normalized(frame):
+    """A table's rows as sorted tuples of strings: dates as YYYY-MM-DD, numbers rounded to 6
+    places, NULL as None, so DuckDB's and MySQL's types compare (DATE/TIMESTAMP, DECIMAL/DOUBLE)."""
+    import pandas as pd
+
+    columns = sorted(c for c in frame.columns if c not in TIMESTAMP_COLUMNS)
+    out = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values) or values.map(lambda v: isinstance(v, dt.date)).any():
+            out[column] = pd.to_datetime(values).dt.strftime("%Y-%m-%d").where(values.notna(), None)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce")
+            if numbers.notna().sum() == values.notna().sum() and values.notna().any():
+                out[column] = numbers.astype("float64").round(6).map(lambda v: None if pd.isna(v) else f"{v:.6f}")
+            else:
+                out[column] = values.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+    rows = pd.DataFrame(out)[columns].astype(object)
+    rows = rows.where(rows.notna(), None)
+    return columns, sorted(rows.itertuples(index=False, name=None), key=lambda r: tuple("" if v is None else str(v) for v in r))
+
+
+def compare_tables(duck, mysql) -> dict[str, str]:
+    """Each of COMPARED_TABLES on DuckDB and MariaDB, row for row (all columns but timestamps)."""
+    results = {}
+    for name in COMPARED_TABLES:
+        layer, table = name.split(".")
+        sql = f"SELECT * FROM {{{layer}}}.{table}"
+        (cols_a, rows_a), (cols_b, rows_b) = _normalized(duck.read_sql(sql)), _normalized(mysql.read_sql(sql))
+        if cols_a != cols_b:
+            results[name] = f"DIFFERENT columns: {sorted(set(cols_a) ^ set(cols_b))}"
+        elif rows_a == rows_b:
+            results[name] = f"identical, {len(rows_a):,} rows"
+        else:
+            only_a, only_b = set(rows_a) - set(rows_b), set(rows_b) - set(rows_a)
+            results[name] = f"DIFFERENT: {len(rows_a):,} vs {len(rows_b):,} rows, {len(only_a):,} only on DuckDB, {len(only_b):,} only on MariaDB"
+    return results
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -534,7 +590,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, help="repetitions of the KPI step (median; default 5)")
     parser.add_argument("--repeat-pipeline", type=int, help="repetitions of dbt-backed runs (median; default 3)")
     parser.add_argument("--mysql-full", action="store_true",
-                        help="part 3 at part 1's full scale (rooms, history), checked against issue 11's goals; "
+                        help="part 3 at part 1's full scale (rooms, history), checked against issue 20's goals; "
                              "skips part 2 unless --compare-months is given")
     parser.add_argument("--mysql-quick", action="store_true",
                         help="only MariaDB vs DuckDB per-model dbt timings on one portfolio (default 2,000 rooms, "

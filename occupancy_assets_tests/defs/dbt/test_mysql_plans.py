@@ -1,13 +1,15 @@
 """MariaDB/MySQL plan guard (issue 20): each daily model's SQL, compiled for a one-day window,
-must reach silver and staging's snapshot table through an index, never a full scan. A plan that
-regresses (a dropped index, a predicate the optimizer cannot use) fails here instead of turning a
-daily run into a scan of the whole history in production. The portfolio is small but large enough
-that a full scan of the snapshot tables is not the optimizer's cheapest choice for one day."""
+must reach silver and staging's snapshot table through an index bounded by the date: never a full
+scan, nor an index read over every date. A plan that regresses (a dropped index, a predicate the
+optimizer cannot use) fails here instead of turning a daily run into a read of the whole history
+in production. The portfolio is small but large enough that a full scan of the snapshot tables is
+not the optimizer's cheapest choice for one day."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 
 import pytest
@@ -82,11 +84,13 @@ def large_table_reads(wh: Warehouse, sql: str) -> list[dict]:
 def _source_table(table: dict, sql: str, large: set[tuple[str, str]]) -> bool:
     """Whether the plan's table (named by its alias) is one of the large tables in the SQL."""
     alias = table.get("table_name", "")
+    if not alias:  # e.g. {"message": "Select tables optimized away"}
+        return False
     for schema, name in large:
         qualified = f"`{schema}`.`{name}`"
         if alias == name and qualified in sql:
             return True
-        if f"{qualified} as {alias}" in sql or f"{qualified} {alias}" in sql:
+        if re.search(rf"{re.escape(qualified)}\s+(as\s+)?{re.escape(alias)}\b", sql):
             return True
     return False
 
@@ -98,3 +102,14 @@ def test_a_one_day_window_reads_silver_and_staging_through_an_index(portfolio, m
     assert reads, f"{model}: the plan reads neither silver nor staging's snapshots: the guard would check nothing"
     scans = [t for t in reads if t.get("access_type") in ("ALL", "index")]
     assert not scans, f"{model}: full scan for a one-day window: {json.dumps(scans, indent=1)[:2000]}"
+
+
+@pytest.mark.parametrize("model", DAILY_MODELS)
+def test_every_read_of_silver_and_staging_is_bounded_by_the_date(portfolio, model):
+    """An index read that does not use the date is a history read too, though no scan shows. (At
+    full scale, joined with the status seed, MariaDB read silver's status index per status over
+    every date, 0.9-1.5 s a day; at this scale it picks a (status, date) range for the same SQL,
+    so that plan is caught by `make bench-mysql`, not here.)"""
+    wh, compiled = portfolio
+    unbounded = [t for t in large_table_reads(wh, compiled[model]) if "snapshot_date" not in t.get("used_key_parts", [])]
+    assert not unbounded, f"{model}: a read of silver or staging not bounded by the date: {json.dumps(unbounded, indent=1)[:2000]}"

@@ -31,6 +31,7 @@ D = dt.date.fromisoformat
 ROLLUP_TEST = "assert_occupancy_property_rollup"
 CAPACITY_TEST = "assert_occupancy_property_capacity"
 COLLAPSE_TEST = "assert_occupancy_property_collapse"
+ROOMS_TEST = "assert_occupancy_property_rooms_stable"
 
 
 def _date(value) -> dt.date:
@@ -187,11 +188,11 @@ def test_property_rows_follow_the_room_level_rules_per_house(example_warehouse):
 
 def test_property_checks_pass_on_clean_data_and_ran_as_asset_checks(example_warehouse):
     wh, settings, defs, instance = example_warehouse
-    results = dbt_test(wh, f"{ROLLUP_TEST} {CAPACITY_TEST} {COLLAPSE_TEST}")
+    results = dbt_test(wh, f"{ROLLUP_TEST} {CAPACITY_TEST} {COLLAPSE_TEST} {ROOMS_TEST}")
     assert {name: r["status"] for name, r in results.items()} == {
-        ROLLUP_TEST: "pass", CAPACITY_TEST: "pass", COLLAPSE_TEST: "pass"}
+        ROLLUP_TEST: "pass", CAPACITY_TEST: "pass", COLLAPSE_TEST: "pass", ROOMS_TEST: "pass"}
     graph = defs.resolve_asset_graph()
-    assert {k.name for k in graph.get_check_keys_for_assets([PROPERTY_KEY])} == {ROLLUP_TEST, CAPACITY_TEST, COLLAPSE_TEST}
+    assert {k.name for k in graph.get_check_keys_for_assets([PROPERTY_KEY])} == {ROLLUP_TEST, CAPACITY_TEST, COLLAPSE_TEST, ROOMS_TEST}
     assert {k.name for k in graph.get_check_keys_for_assets([FORECAST_KEY])} == {"backtest"}
 
 

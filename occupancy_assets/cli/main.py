@@ -129,11 +129,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     demo_args = argparse.Namespace(rooms=args.rooms, seed=args.seed, history_start=None, today=today)
     if cmd_demo_data(demo_args, settings):
         return 1
-    log = None if args.verbose else log_path()
+    instance = _instance()  # first: it settles $DAGSTER_HOME, where the log goes
+    log = None if args.verbose else log_path(os.environ["DAGSTER_HOME"])
     terminal = Terminal()
     if log is not None:
         terminal.line(f"the pipeline's full output (Dagster, dbt): {log}")
-    instance = _instance()
     with stage(terminal, log, "pipeline: backfill of the whole history, one run of the daily job", latest_step(instance, time.time())):
         code = _run_range(settings, None, today, "backfill", say=terminal.line)
     terminal.close()

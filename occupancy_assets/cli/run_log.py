@@ -23,9 +23,9 @@ PLAIN_PROGRESS_SECONDS = 30.0
 TTY_PROGRESS_SECONDS = 1.0
 
 
-def log_path(home: str | None = None) -> Path:
-    """A new log file under $DAGSTER_HOME/logs (the instance's folder: `make` sets it to .dagster)."""
-    root = Path(home or os.environ.get("DAGSTER_HOME") or ".dagster") / "logs"
+def log_path(home: str) -> Path:
+    """A new log file under the instance's folder ($DAGSTER_HOME/logs)."""
+    root = Path(home) / "logs"
     root.mkdir(parents=True, exist_ok=True)
     return root / f"demo-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
 

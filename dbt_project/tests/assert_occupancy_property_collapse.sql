@@ -35,10 +35,4 @@ with judged as (
       )
 )
 
-select j.*
-from judged as j
-left join {{ ref('accepted_kpi_changes') }} as a
-    on a.check_name = 'occupancy_property_collapse'
-   and a.as_of_date = j.snapshot_date
-   and a.apartment_id = j.apartment_id
-where a.check_name is null
+{{ unaccepted_property_findings('judged', 'occupancy_property_collapse') }}

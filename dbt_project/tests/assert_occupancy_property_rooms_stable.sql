@@ -65,12 +65,11 @@ changed as (
     left join cur as c
         on c.apartment_id = p.apartment_id and c.snapshot_date = d.snapshot_date
     where c.apartment_id is null and p.total_physical_rooms > 0
+),
+
+findings as (
+    select snapshot_date, apartment_id, property, previous_rooms, rooms, rooms - previous_rooms as rooms_change
+    from changed
 )
 
-select ch.snapshot_date, ch.apartment_id, ch.property, ch.previous_rooms, ch.rooms, ch.rooms - ch.previous_rooms as rooms_change
-from changed as ch
-left join {{ ref('accepted_kpi_changes') }} as a
-    on a.check_name = 'occupancy_property_rooms'
-   and a.as_of_date = ch.snapshot_date
-   and a.apartment_id = ch.apartment_id
-where a.check_name is null
+{{ unaccepted_property_findings('findings', 'occupancy_property_rooms') }}
